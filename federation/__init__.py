@@ -1,0 +1,1 @@
+"""Code the three services share: settings, keys, XML security, stores, web security, layout."""

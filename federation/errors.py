@@ -1,0 +1,56 @@
+"""Failures shared by the three services, each with a stable code.
+
+Views never build error pages themselves: they raise one of these and the error handler of
+``federation.web`` renders the French page that goes with the code.
+"""
+
+
+class FederationError(Exception):
+    """Base of every typed failure; ``code`` selects the page and the log line."""
+
+    code = "erreur"
+    http_status = 400
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail or self.code)
+        self.detail = detail
+
+
+class ConfigurationError(FederationError):
+    """A setting is missing or invalid: start-up stops and names it."""
+
+    code = "configuration"
+    http_status = 500
+
+
+class StoreUnavailable(FederationError):
+    """The ephemeral store (Redis or embedded) cannot be reached: fail closed."""
+
+    code = "service_indisponible"
+    http_status = 503
+
+
+class SessionExpired(FederationError):
+    """The browser's session or pending request is gone (back button, cookie lost, timeout)."""
+
+    code = "session_expiree"
+    http_status = 400
+
+
+class ProtocolError(FederationError):
+    """A SAML or OIDC message was refused; ``detail`` goes to the log, never to the page."""
+
+    code = "message_refuse"
+    http_status = 400
+
+
+class UnknownPartner(ProtocolError):
+    """The message comes from an entity that is not in our metadata."""
+
+    code = "partenaire_inconnu"
+
+
+class ReplayedMessage(ProtocolError):
+    """A message or assertion ID was already consumed."""
+
+    code = "message_rejoue"

@@ -1,0 +1,116 @@
+"""pysaml2 configuration shared by the three services, built once per process.
+
+pysaml2 7.5 signs with RSA-SHA1 unless ``signing_algorithm`` / ``digest_algorithm`` sit inside the
+``service.idp`` / ``service.sp`` block (``Config.getattr`` looks there): :func:`service_block`
+always puts them there, and the tests check the produced XML, not this dict.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.config import Config
+from saml2.metadata import entity_descriptor
+from saml2.saml import NAMEID_FORMAT_PERSISTENT
+from saml2.sigver import get_xmlsec_binary
+from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+
+from federation.errors import ConfigurationError
+from federation.keys import require_key_pair
+from federation.settings import Settings
+
+ATTRIBUTE_MAP_DIR = str(Path(__file__).parent / "attributemaps")
+SIGNING_ALGORITHM = SIG_RSA_SHA256
+DIGEST_ALGORITHM = DIGEST_SHA256
+# Caps applied before any inflate/parse (DESIGN §5): a deflated AuthnRequest in a URL and a
+# base64 Response in a form.
+MAX_REDIRECT_MESSAGE_CHARS = 16 * 1024
+MAX_POST_MESSAGE_CHARS = 200 * 1024
+
+__all__ = [
+    "BINDING_HTTP_POST",
+    "BINDING_HTTP_REDIRECT",
+    "NAMEID_FORMAT_PERSISTENT",
+    "build_config",
+    "metadata_xml",
+    "service_block",
+]
+
+
+def service_block(**options: Any) -> dict[str, Any]:
+    """A ``service.idp`` or ``service.sp`` block with our algorithms in the place pysaml2 reads."""
+    return {
+        "signing_algorithm": SIGNING_ALGORITHM,
+        "digest_algorithm": DIGEST_ALGORITHM,
+        "name_id_format": [NAMEID_FORMAT_PERSISTENT],
+        **options,
+    }
+
+
+def build_config(
+    settings: Settings,
+    services: dict[str, dict[str, Any]],
+    metadata_files: list[Path] | None = None,
+    entity_id: str | None = None,
+    name: str = "",
+) -> Config:
+    """A pysaml2 :class:`Config` for this service's keys, the given peers and service blocks."""
+    signing = require_key_pair(settings.certs_dir, settings.service, "signing")
+    encryption = require_key_pair(settings.certs_dir, settings.service, "encryption")
+    missing = [str(p) for p in metadata_files or [] if not p.exists()]
+    if missing:
+        raise ConfigurationError(
+            f"{settings.service}: métadonnées absentes {', '.join(missing)} "
+            "(« educonnect-bridge metadata export » les produit pour la démo)"
+        )
+    config_dict: dict[str, Any] = {
+        "entityid": entity_id or settings.entity_id,
+        "name": name,
+        "service": services,
+        "key_file": str(signing.key_file),
+        "cert_file": str(signing.cert_file),
+        "encryption_keypairs": [
+            {"key_file": str(encryption.key_file), "cert_file": str(encryption.cert_file)}
+        ],
+        "attribute_map_dir": ATTRIBUTE_MAP_DIR,
+        "allow_unknown_attributes": True,
+        "accepted_time_diff": settings.clock_skew_seconds,
+        "crypto_backend": "xmlsec1",
+        "xmlsec_binary": _xmlsec_binary(),
+        "delete_tmpfiles": True,
+    }
+    if metadata_files:
+        config_dict["metadata"] = {"local": [str(p) for p in metadata_files]}
+    config = Config()
+    config.load(config_dict)
+    return config
+
+
+def metadata_xml(config: Config) -> str:
+    """Our own metadata document (EntityDescriptor), served at /saml/metadata."""
+    return str(entity_descriptor(config))
+
+
+def entity_ids_of(metadata_file: Path) -> list[str]:
+    """Entity IDs described by a metadata file; refuses a file that is not SAML metadata."""
+    from saml2.mdstore import MetaDataFile
+
+    try:
+        metadata = MetaDataFile(None, str(metadata_file))
+        metadata.load()
+    except Exception as exc:  # pysaml2 raises parser errors of many kinds
+        raise ConfigurationError(f"{metadata_file}: métadonnées SAML illisibles ({exc})") from exc
+    entity_ids = list(metadata.keys())
+    if not entity_ids:
+        raise ConfigurationError(f"{metadata_file}: aucune entité SAML")
+    return entity_ids
+
+
+def _xmlsec_binary() -> str:
+    # pysaml2 wants the binary even when the in-process backend signs (it probes it at start).
+    try:
+        return str(get_xmlsec_binary(["/usr/bin", "/usr/local/bin"]))
+    except Exception as exc:  # pysaml2 raises SigverError without a stable subclass
+        raise ConfigurationError("programme xmlsec1 introuvable (paquet Debian xmlsec1)") from exc

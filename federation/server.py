@@ -1,0 +1,35 @@
+"""Running a Flask app under gunicorn from our own CLI (no separate config file to keep)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+        self.application, self.options = app, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.application
+
+
+def run_gunicorn(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
+    _Gunicorn(
+        app,
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread" if threads > 1 else "sync",
+            "accesslog": None,  # the app logs JSON lines with a request id
+            "graceful_timeout": 10,
+        },
+    ).run()

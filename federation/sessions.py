@@ -1,0 +1,75 @@
+"""Server-side sessions in the ephemeral store: the cookie carries only a random id.
+
+The id is rotated at login (:func:`rotate_session`) so a session fixed before authentication is
+worthless after it. The data lives under ``session:<id>`` with the session TTL.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+from federation.settings import CookieSettings
+from federation.stores import SESSION_PREFIX, KeyValueStore
+
+
+class StoreSession(CallbackDict[str, Any], SessionMixin):
+    def __init__(self, sid: str, initial: dict[str, Any] | None = None, is_new: bool = False) -> None:
+        def on_update(_: CallbackDict[str, Any]) -> None:
+            self.modified = True
+
+        super().__init__(initial or {}, on_update)
+        self.sid = sid
+        self.new = is_new
+        self.modified = False
+        self.previous_sid: str | None = None
+
+
+def rotate_session(session: SessionMixin) -> None:
+    """Give the session a fresh id (login): the old id stops working at the end of the request."""
+    if not isinstance(session, StoreSession):
+        raise TypeError("rotate_session needs the store-backed session")
+    session.previous_sid = session.previous_sid or session.sid
+    session.sid = secrets.token_urlsafe(32)
+    session.modified = True
+
+
+class StoreSessionInterface(SessionInterface):
+    def __init__(self, store: KeyValueStore, cookie: CookieSettings, ttl_seconds: int) -> None:
+        self.store, self.cookie, self.ttl = store, cookie, ttl_seconds
+
+    def open_session(self, app: Flask, request: Request) -> StoreSession:
+        sid = request.cookies.get(self.cookie.name, "")
+        if sid and len(sid) <= 64:
+            raw = self.store.get(SESSION_PREFIX + sid)
+            if raw is not None:
+                return StoreSession(sid, json.loads(raw))
+        return StoreSession(secrets.token_urlsafe(32), is_new=True)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not isinstance(session, StoreSession):
+            raise TypeError("StoreSessionInterface saves only its own sessions")
+        if session.previous_sid:
+            self.store.delete(SESSION_PREFIX + session.previous_sid)
+        if not session:
+            if not session.new:
+                self.store.delete(SESSION_PREFIX + session.sid)
+                response.delete_cookie(self.cookie.name, path="/")
+            return
+        # Refresh on every request: the TTL is an idle timeout.
+        self.store.set(SESSION_PREFIX + session.sid, json.dumps(dict(session)).encode(), self.ttl)
+        response.set_cookie(
+            self.cookie.name,
+            session.sid,
+            max_age=self.ttl,
+            path="/",
+            secure=self.cookie.secure,
+            httponly=True,
+            samesite=self.cookie.samesite,
+        )
+        response.vary.add("Cookie")

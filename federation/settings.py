@@ -1,0 +1,240 @@
+"""Settings are data: environment + ``config/<service>.toml`` → frozen dataclasses, once at start.
+
+A missing or invalid value raises :class:`ConfigurationError` naming the setting. Outside the
+``demo`` mode nothing insecure is filled in silently: the secret key, the database URL and HTTPS
+base URLs must be given.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from federation.errors import ConfigurationError
+
+ServiceName = Literal["idp", "ent", "aten"]
+SERVICES: tuple[ServiceName, ...] = ("idp", "ent", "aten")
+Mode = Literal["demo", "production"]
+CRYPTO_BACKENDS = ("xmlsec1", "inprocess")
+SAMESITE_VALUES = ("Lax", "Strict", "None")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class CookieSettings:
+    name: str
+    secure: bool
+    samesite: str
+
+
+@dataclass(frozen=True)
+class ServiceProvider:
+    """One SP registered with the IdP: its metadata and what we release to it (DESIGN §4)."""
+
+    metadata: Path
+    attributes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: ServiceName
+    mode: Mode
+    base_url: str
+    secret_key: str
+    database_url: str
+    redis_url: str | None
+    state_dir: Path
+    certs_dir: Path
+    crypto_backend: str
+    cookie: CookieSettings
+    session_ttl_seconds: int
+    pending_request_ttl_seconds: int
+    clock_skew_seconds: int
+    # Peers' metadata: the ENT and ATEN read the IdP's, the IdP reads the SPs' and ATEN's.
+    peer_metadata: tuple[Path, ...]
+    service_providers: tuple[ServiceProvider, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_demo(self) -> bool:
+        return self.mode == "demo"
+
+    @property
+    def entity_id(self) -> str:
+        return f"{self.base_url}/saml/metadata"
+
+    @property
+    def embedded_store_path(self) -> Path:
+        return self.state_dir / "store.sqlite3"
+
+
+DEFAULT_RELEASE = ("sn", "givenName", "FrEduCtId", "FrEduCtDateConnexion", "FrEduUrlRetour")
+
+
+def config_dir(env: Mapping[str, str]) -> Path:
+    return Path(env.get("EDUCONNECT_CONFIG_DIR", PROJECT_ROOT / "config"))
+
+
+def load_settings(service: ServiceName, env: Mapping[str, str] | None = None) -> Settings:
+    """Read ``<config dir>/<service>.toml`` and the environment into :class:`Settings`."""
+    env = os.environ if env is None else env
+    cdir = config_dir(env)
+    toml_path = cdir / f"{service}.toml"
+    try:
+        with toml_path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigurationError(f"{toml_path}: fichier de configuration absent") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{toml_path}: TOML invalide ({exc})") from exc
+    return build_settings(service, data, env, root=cdir.parent)
+
+
+def build_settings(
+    service: ServiceName, data: Mapping[str, Any], env: Mapping[str, str], root: Path
+) -> Settings:
+    reader = _Reader(service, data, env, root)
+    mode = reader.choice("mode", "EDUCONNECT_MODE", ("demo", "production"), default="production")
+    is_demo = mode == "demo"
+    state_dir = reader.path("state_dir", "EDUCONNECT_STATE_DIR", default="var")
+    base_url = reader.text("base_url", f"{service.upper()}_BASE_URL").rstrip("/")
+    if not is_demo and not base_url.startswith("https://"):
+        raise ConfigurationError(f"{service}.base_url: HTTPS obligatoire hors mode demo ({base_url})")
+    secret_key = reader.optional_text("secret_key", f"{service.upper()}_SECRET_KEY") or env.get(
+        "EDUCONNECT_SECRET_KEY", ""
+    )
+    if not secret_key:
+        if not is_demo:
+            raise ConfigurationError(f"{service}.secret_key (ou {service.upper()}_SECRET_KEY) manquant")
+        secret_key = _demo_secret(state_dir, service)
+    elif len(secret_key) < 32:
+        raise ConfigurationError(f"{service}.secret_key: 32 caractères au moins")
+    database_url = reader.optional_text("database_url", "DATABASE_URL")
+    if not database_url:
+        if not is_demo and service == "idp":
+            raise ConfigurationError("idp.database_url (ou DATABASE_URL) manquant")
+        database_url = f"sqlite:///{state_dir / 'educonnect.sqlite3'}"
+    samesite = reader.choice("cookie_samesite", None, SAMESITE_VALUES, default="Lax")
+    secure = not is_demo
+    if samesite == "None" and not secure:
+        raise ConfigurationError(f"{service}.cookie_samesite: None exige des cookies Secure (hors demo)")
+    return Settings(
+        service=service,
+        mode=mode,  # type: ignore[arg-type]
+        base_url=base_url,
+        secret_key=secret_key,
+        database_url=database_url,
+        redis_url=reader.optional_text("redis_url", "REDIS_URL"),
+        state_dir=state_dir,
+        certs_dir=reader.path("certs_dir", "EDUCONNECT_CERTS_DIR", default="certs"),
+        crypto_backend=reader.choice(
+            "crypto_backend", "EDUCONNECT_CRYPTO_BACKEND", CRYPTO_BACKENDS, default="xmlsec1"
+        ),
+        cookie=CookieSettings(name=f"{service}_session", secure=secure, samesite=samesite),
+        session_ttl_seconds=reader.integer("session_ttl_seconds", default=1800, low=60, high=86400),
+        pending_request_ttl_seconds=reader.integer(
+            "pending_request_ttl_seconds", default=1800, low=60, high=86400
+        ),
+        clock_skew_seconds=reader.integer("clock_skew_seconds", default=180, low=0, high=600),
+        peer_metadata=tuple(reader.path_list("peer_metadata")),
+        service_providers=tuple(reader.service_providers()) if service == "idp" else (),
+        extra={k: v for k, v in data.items() if isinstance(v, dict)},
+    )
+
+
+def _demo_secret(state_dir: Path, service: str) -> str:
+    """Demo only: a random secret kept under var/ so restarts keep sessions."""
+    path = state_dir / f"{service}.secret"
+    if path.exists():
+        return path.read_text().strip()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+class _Reader:
+    """Looks a key up in the environment first, then in the service's TOML table."""
+
+    def __init__(self, service: str, data: Mapping[str, Any], env: Mapping[str, str], root: Path) -> None:
+        self.service, self.data, self.env, self.root = service, data, env, root
+
+    def _raw(self, key: str, env_name: str | None) -> Any:
+        if env_name and self.env.get(env_name):
+            return self.env[env_name]
+        return self.data.get(key)
+
+    def optional_text(self, key: str, env_name: str | None = None) -> str | None:
+        value = self._raw(key, env_name)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise ConfigurationError(f"{self.service}.{key}: texte attendu")
+        return value
+
+    def text(self, key: str, env_name: str | None = None) -> str:
+        value = self.optional_text(key, env_name)
+        if value is None:
+            hint = f" (ou {env_name})" if env_name else ""
+            raise ConfigurationError(f"{self.service}.{key}{hint} manquant")
+        return value
+
+    def choice(self, key: str, env_name: str | None, allowed: tuple[str, ...], default: str) -> str:
+        value = self.optional_text(key, env_name) or default
+        if value not in allowed:
+            raise ConfigurationError(f"{self.service}.{key}: {value!r} n'est pas parmi {', '.join(allowed)}")
+        return value
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.data.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ConfigurationError(f"{self.service}.{key}: entier entre {low} et {high} attendu")
+        return value
+
+    def _resolve(self, value: str) -> Path:
+        path = Path(value)
+        return path if path.is_absolute() else self.root / path
+
+    def path(self, key: str, env_name: str | None, default: str) -> Path:
+        return self._resolve(self.optional_text(key, env_name) or default)
+
+    def path_list(self, key: str) -> list[Path]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigurationError(f"{self.service}.{key}: liste de chemins attendue")
+        return [self._resolve(v) for v in value]
+
+    def service_providers(self) -> list[ServiceProvider]:
+        """Explicit ``[[service_providers]]`` entries plus every ``*.xml`` of the SP directory.
+
+        An ENT operator registers an SP by dropping its metadata (and optionally a ``.toml``
+        beside it with ``attributes = [...]``) into that directory: no code change.
+        """
+        providers = []
+        for entry in self.data.get("service_providers", []):
+            if not isinstance(entry, dict) or "metadata" not in entry:
+                raise ConfigurationError(f"{self.service}.service_providers: 'metadata' manquant")
+            providers.append(self._provider(self._resolve(entry["metadata"]), entry))
+        directory = self.optional_text("service_providers_dir")
+        if directory:
+            for xml in sorted(self._resolve(directory).glob("*.xml")):
+                release: dict[str, Any] = {}
+                sidecar = xml.with_suffix(".toml")
+                if sidecar.exists():
+                    with sidecar.open("rb") as fh:
+                        release = tomllib.load(fh)
+                providers.append(self._provider(xml, release))
+        return providers
+
+    def _provider(self, metadata: Path, entry: Mapping[str, Any]) -> ServiceProvider:
+        attributes = entry.get("attributes", list(DEFAULT_RELEASE))
+        if not isinstance(attributes, list) or not all(isinstance(a, str) for a in attributes):
+            raise ConfigurationError(f"{metadata}: 'attributes' doit être une liste de noms")
+        return ServiceProvider(metadata=metadata, attributes=tuple(attributes))

@@ -1,0 +1,75 @@
+"""Ephemeral state (sessions, pending requests, consumed IDs): Redis or an embedded SQLite store.
+
+Every key has a prefix constant and a TTL; one-time values use ``add`` (Redis ``SET NX``).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from federation.errors import ReplayedMessage
+
+# Key prefixes: one constant per kind of ephemeral value.
+SESSION_PREFIX = "session:"
+REPLAY_PREFIX = "replay:"
+PENDING_PREFIX = "pending:"
+THROTTLE_PREFIX = "throttle:"
+
+
+class KeyValueStore(Protocol):
+    """What the services need from an ephemeral store; every write carries a TTL."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def set(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
+
+    def add(self, key: str, value: bytes, ttl_seconds: int) -> bool:
+        """Store only if absent; True when this call created the key (atomic)."""
+        ...
+
+    def pop(self, key: str) -> bytes | None:
+        """Return and delete in one atomic step: at most one caller gets the value."""
+        ...
+
+    def incr(self, key: str, ttl_seconds: int) -> int:
+        """Add one to a counter and return it; the TTL starts with the first hit (fixed window)."""
+        ...
+
+    def delete(self, key: str) -> None: ...
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable when the store cannot be reached."""
+        ...
+
+
+def consume_once(store: KeyValueStore, scope: str, message_id: str, ttl_seconds: int) -> None:
+    """Accept a message or assertion ID once; a second use raises :class:`ReplayedMessage`."""
+    if not store.add(f"{REPLAY_PREFIX}{scope}:{message_id}", b"1", ttl_seconds):
+        raise ReplayedMessage(f"{scope}: {message_id} déjà consommé")
+
+
+def open_store(redis_url: str | None, embedded_path: str) -> KeyValueStore:
+    if redis_url:
+        from federation.stores.redis_store import RedisStore
+
+        return RedisStore.from_url(redis_url)
+    from federation.stores.embedded_store import EmbeddedStore
+
+    return EmbeddedStore(embedded_path)
+
+
+class StoreCounter:
+    """Fixed-window counters in the store (login throttling), under ``throttle:``."""
+
+    def __init__(self, store: KeyValueStore) -> None:
+        self._store = store
+
+    def hit(self, key: str, window_seconds: int) -> int:
+        return self._store.incr(THROTTLE_PREFIX + key, window_seconds)
+
+    def peek(self, key: str) -> int:
+        raw = self._store.get(THROTTLE_PREFIX + key)
+        return int(raw) if raw else 0
+
+    def clear(self, key: str) -> None:
+        self._store.delete(THROTTLE_PREFIX + key)

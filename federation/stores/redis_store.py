@@ -1,0 +1,59 @@
+"""Redis-backed store: ``SET NX EX`` for one-time values, ``GETDEL`` for atomic pops."""
+
+from __future__ import annotations
+
+import redis
+
+from federation.errors import StoreUnavailable
+
+
+class RedisStore:
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisStore:
+        return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2))
+
+    def get(self, key: str) -> bytes | None:
+        with _fail_closed():
+            return self._client.get(key)
+
+    def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
+        with _fail_closed():
+            self._client.set(key, value, ex=ttl_seconds)
+
+    def add(self, key: str, value: bytes, ttl_seconds: int) -> bool:
+        with _fail_closed():
+            return bool(self._client.set(key, value, ex=ttl_seconds, nx=True))
+
+    def pop(self, key: str) -> bytes | None:
+        with _fail_closed():
+            return self._client.getdel(key)
+
+    def incr(self, key: str, ttl_seconds: int) -> int:
+        with _fail_closed():
+            pipe = self._client.pipeline()
+            pipe.incr(key)
+            pipe.expire(key, ttl_seconds, nx=True)
+            count, _ = pipe.execute()
+            return int(count)
+
+    def delete(self, key: str) -> None:
+        with _fail_closed():
+            self._client.delete(key)
+
+    def ping(self) -> None:
+        with _fail_closed():
+            self._client.ping()
+
+
+class _fail_closed:
+    """Turn any Redis failure into StoreUnavailable: callers refuse, never bypass."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc is not None and isinstance(exc, redis.RedisError):
+            raise StoreUnavailable(f"redis: {exc}") from exc

@@ -1,0 +1,211 @@
+"""What every Flask app of the bridge shares: sessions, CSRF, security headers, error pages,
+health endpoints and the page layout (templates and stylesheet of this package).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Flask, Response, g, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from federation.errors import FederationError, StoreUnavailable
+from federation.sessions import StoreSessionInterface
+from federation.settings import Settings
+from federation.stores import KeyValueStore, open_store
+
+log = logging.getLogger("educonnect")
+
+ReadinessCheck = Callable[[], None]
+
+layout = Blueprint(
+    "layout", __name__, template_folder="templates", static_folder="static", static_url_path="/static/commun"
+)
+csrf = CSRFProtect()
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    title: str
+    message: str
+    next_step: str
+
+
+# Parent-facing wording of each failure, keyed by the stable codes of errors.py.
+ERROR_PAGES: dict[str, ErrorPage] = {
+    "session_expiree": ErrorPage(
+        "Votre session a expiré",
+        "La page a expiré ou a été ouverte dans un autre onglet : votre démarche n'a pas pu aboutir.",
+        "Recommencez depuis la page « Services en ligne ».",
+    ),
+    "formulaire_expire": ErrorPage(
+        "Le formulaire a expiré",
+        "Pour votre sécurité, ce formulaire n'est plus valable.",
+        "Revenez à la page précédente, rechargez-la puis recommencez.",
+    ),
+    "message_refuse": ErrorPage(
+        "Demande de connexion refusée",
+        "La demande de connexion reçue n'est pas valide.",
+        "Recommencez depuis la page « Services en ligne ».",
+    ),
+    "partenaire_inconnu": ErrorPage(
+        "Service inconnu",
+        "Le service qui vous a envoyé ici n'est pas enregistré auprès d'ÉduConnect.",
+        "Revenez au site de l'établissement et utilisez son lien de connexion.",
+    ),
+    "message_rejoue": ErrorPage(
+        "Connexion déjà utilisée",
+        "Cette réponse de connexion a déjà été utilisée.",
+        "Recommencez depuis la page « Services en ligne ».",
+    ),
+    "service_indisponible": ErrorPage(
+        "Service momentanément indisponible",
+        "Le service ne peut pas traiter votre demande pour le moment.",
+        "Réessayez dans quelques minutes.",
+    ),
+    "page_introuvable": ErrorPage(
+        "Page introuvable",
+        "La page demandée n'existe pas.",
+        "Revenez à la page d'accueil du service.",
+    ),
+    "erreur": ErrorPage(
+        "Une erreur est survenue",
+        "Votre demande n'a pas pu être traitée.",
+        "Réessayez dans quelques minutes ; si le problème persiste, contactez l'établissement.",
+    ),
+}
+
+
+def create_base_app(import_name: str, settings: Settings, service_title: str) -> Flask:
+    """A Flask app with the shared session, CSRF, headers, errors and health endpoints."""
+    app = Flask(import_name)
+    store = open_store(settings.redis_url, str(settings.embedded_store_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME=settings.cookie.name,
+        WTF_CSRF_TIME_LIMIT=None,  # bounded by the session TTL instead
+        MAX_CONTENT_LENGTH=256 * 1024,  # SAML messages are capped before parsing (DESIGN §5)
+        PREFERRED_URL_SCHEME="https" if settings.base_url.startswith("https") else "http",
+    )
+    app.session_interface = StoreSessionInterface(store, settings.cookie, settings.session_ttl_seconds)
+    app.extensions["settings"] = settings
+    app.extensions["store"] = store
+    app.extensions["readiness"] = {"store": store.ping}
+    app.jinja_env.globals["service_title"] = service_title
+    app.register_blueprint(layout)
+    _install_request_log(app)  # first, so every later hook and error has a request id
+    csrf.init_app(app)
+    _install_security_headers(app, settings)
+    _install_error_handlers(app)
+    app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
+    app.add_url_rule("/readyz", "readyz", _readyz)
+    return app
+
+
+def get_store(app: Flask) -> KeyValueStore:
+    store: KeyValueStore = app.extensions["store"]
+    return store
+
+
+def add_readiness_check(app: Flask, name: str, check: ReadinessCheck) -> None:
+    app.extensions["readiness"][name] = check
+
+
+def allow_form_action(*urls: str) -> None:
+    """Let this response's page post a form to another service (SAML HTTP-POST binding)."""
+    g.form_action = [*getattr(g, "form_action", []), *urls]
+
+
+def _readyz() -> tuple[dict[str, Any], int]:
+    from flask import current_app
+
+    results: dict[str, str] = {}
+    for name, check in current_app.extensions["readiness"].items():
+        try:
+            check()
+            results[name] = "ok"
+        except Exception as exc:  # any failure makes the service not ready; the reason is logged
+            log.warning("readiness %s failed: %s", name, exc)
+            results[name] = "indisponible"
+    ready = all(v == "ok" for v in results.values())
+    return {"status": "ok" if ready else "indisponible", "checks": results}, 200 if ready else 503
+
+
+def _install_security_headers(app: Flask, settings: Settings) -> None:
+    def headers(response: Response) -> Response:
+        form_action = " ".join(["'self'", *getattr(g, "form_action", [])])
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"font-src 'self'; connect-src 'self'; form-action {form_action}; "
+            "frame-ancestors 'none'; base-uri 'none'"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        # same-origin: Flask-WTF checks the Referer of HTTPS form posts; SAML URLs never leak outside.
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers.setdefault("Cache-Control", "no-store")
+        if not settings.is_demo:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        return response
+
+    app.after_request(headers)
+
+
+def render_error(code: str, status: int) -> tuple[str, int]:
+    page = ERROR_PAGES.get(code, ERROR_PAGES["erreur"])
+    return render_template("error.html", page=page, code=code), status
+
+
+def _install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(FederationError)
+    def federation_error(exc: FederationError) -> tuple[str, int]:
+        log.warning("refused: %s %s", exc.code, exc.detail)
+        return render_error(exc.code, exc.http_status)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> tuple[str, int]:
+        return render_error("formulaire_expire", 400)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[str, int]:
+        status = exc.code or 500
+        return render_error("page_introuvable" if status == 404 else "erreur", status)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[str, int]:
+        if isinstance(exc, StoreUnavailable):
+            return render_error(exc.code, exc.http_status)
+        log.exception("unexpected error")
+        return render_error("erreur", 500)
+
+
+def _install_request_log(app: Flask) -> None:
+    """JSON access log with a request id (also sent back as X-Request-Id)."""
+
+    @app.before_request
+    def start() -> None:
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.request_id
+        log.info(
+            json.dumps(
+                {
+                    "request_id": g.request_id,
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "ms": round((time.perf_counter() - g.started) * 1000, 1),
+                }
+            )
+        )
+        return response

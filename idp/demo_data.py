@@ -1,0 +1,33 @@
+"""Demo data of the IdP: the ÉduConnect accounts of config/demo (idempotent)."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+
+from federation.database import make_engine, make_session_factory
+from federation.settings import Settings, config_dir
+from idp.domain.accounts import Account
+from idp.domain.passwords import hash_password
+from idp.storage.sql_accounts import SqlAccountRepository, new_account_id
+
+
+def seed_demo(settings: Settings) -> Iterator[str]:
+    import os
+
+    path = config_dir(os.environ) / "demo" / "educonnect_accounts.toml"
+    with path.open("rb") as fh:
+        entries = tomllib.load(fh)["accounts"]
+    repo = SqlAccountRepository(make_session_factory(make_engine(settings.database_url)))
+    for entry in entries:
+        if repo.by_identifier(entry["identifier"]) is None:
+            repo.add(
+                Account(
+                    id=new_account_id(),
+                    identifier=entry["identifier"],
+                    password_hash=hash_password(entry["password"]),
+                    given_name=entry["given_name"],
+                    family_name=entry["family_name"],
+                )
+            )
+            yield f"compte de démonstration créé : {entry['identifier']}"

@@ -1,0 +1,1 @@
+"""ÉduConnect's domain: accounts, password rule, authentication. No flask, saml2, sqlalchemy or redis."""

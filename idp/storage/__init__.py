@@ -1,0 +1,1 @@
+"""The IdP's durable data (SQLAlchemy 2, Alembic migrations under idp/migrations)."""

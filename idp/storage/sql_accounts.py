@@ -1,0 +1,91 @@
+"""AccountRepository on SQLAlchemy."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp.domain.accounts import Account
+from idp.storage.models import AccountRow, PairwiseSubjectRow, utcnow
+
+
+def new_account_id() -> str:
+    return secrets.token_hex(16)
+
+
+def _to_account(row: AccountRow) -> Account:
+    return Account(
+        id=row.id,
+        identifier=row.identifier,
+        password_hash=row.password_hash,
+        given_name=row.given_name,
+        family_name=row.family_name,
+        profile=row.profile,
+        status=row.status,
+        created_at=row.created_at,
+        password_changed_at=row.password_changed_at,
+    )
+
+
+class SqlAccountRepository:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def by_identifier(self, identifier: str) -> Account | None:
+        with self._sessions() as db:
+            row = db.scalar(select(AccountRow).where(AccountRow.identifier == identifier))
+            return _to_account(row) if row else None
+
+    def by_id(self, account_id: str) -> Account | None:
+        with self._sessions() as db:
+            row = db.get(AccountRow, account_id)
+            return _to_account(row) if row else None
+
+    def replace_password_hash(self, account_id: str, password_hash: str) -> None:
+        with self._sessions.begin() as db:
+            db.execute(
+                update(AccountRow).where(AccountRow.id == account_id).values(password_hash=password_hash)
+            )
+
+    def add(self, account: Account) -> None:
+        with self._sessions.begin() as db:
+            db.add(AccountRow(**_row_values(account)))
+
+    def pairwise_subject(self, account_id: str, audience: str) -> str:
+        """Get or create; two workers racing on the first login both end with the stored value."""
+        for _ in range(3):
+            with self._sessions() as db:
+                existing = db.scalar(
+                    select(PairwiseSubjectRow.subject).where(
+                        PairwiseSubjectRow.account_id == account_id, PairwiseSubjectRow.audience == audience
+                    )
+                )
+                if existing:
+                    return existing
+            try:
+                with self._sessions.begin() as db:
+                    subject = secrets.token_hex(20)
+                    db.add(PairwiseSubjectRow(subject=subject, account_id=account_id, audience=audience))
+                return subject
+            except IntegrityError:
+                continue
+        raise RuntimeError("pairwise subject: concurrent creation did not settle")
+
+
+def _row_values(account: Account) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "id": account.id,
+        "identifier": account.identifier,
+        "password_hash": account.password_hash,
+        "given_name": account.given_name,
+        "family_name": account.family_name,
+        "profile": account.profile,
+        "status": account.status,
+        "created_at": account.created_at or now,
+        "password_changed_at": account.password_changed_at or now,
+    }

@@ -1,0 +1,111 @@
+"""ÉduConnect pages: SAML SSO endpoint, login, the HTTP-POST answer, logout."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+
+from federation.errors import SessionExpired
+from federation.sessions import rotate_session
+from federation.web import allow_form_action
+from idp import services
+from idp.domain.errors import InvalidCredentials, TooManyAttempts
+from idp.domain.release import released_attributes
+from idp.saml_idp import AuthenticationRequest
+
+bp = Blueprint("idp", __name__, template_folder="templates")
+
+PENDING_KEY = "pending_authn"
+HELP_URL = "https://educonnect.education.gouv.fr/educt-aide/aide/"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@bp.get("/saml/metadata")
+def metadata() -> ResponseReturnValue:
+    return Response(
+        services().saml.metadata,
+        mimetype="application/samlmetadata+xml",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+@bp.get("/saml/sso")
+def single_sign_on() -> ResponseReturnValue:
+    authn = services().saml.parse_redirect_request(request.args, _now())
+    session[PENDING_KEY] = dataclasses.asdict(authn)
+    if session.get("account_id") and not authn.force_authn:
+        return redirect(url_for(".answer"))
+    return redirect(url_for(".login"))
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    if request.method == "GET":
+        return render_template("login.html", help_url=HELP_URL, identifier="")
+    identifier = request.form.get("identifiant", "")
+    try:
+        account = services().authenticator.authenticate(
+            identifier, request.form.get("mot_de_passe", ""), request.remote_addr or "inconnue"
+        )
+    except (InvalidCredentials, TooManyAttempts) as exc:
+        status = 429 if isinstance(exc, TooManyAttempts) else 200
+        return render_template(
+            "login.html", help_url=HELP_URL, identifier=identifier[:64], error=exc.code
+        ), status
+    pending = session.get(PENDING_KEY)
+    session.clear()
+    rotate_session(session)
+    session["account_id"] = account.id
+    session["auth_time"] = _now().isoformat()
+    if pending:
+        session[PENDING_KEY] = pending
+        return redirect(url_for(".answer"))
+    return redirect(url_for(".signed_in"))
+
+
+@bp.get("/saml/reponse")
+def answer() -> ResponseReturnValue:
+    """Answer the pending AuthnRequest with a signed Response (HTTP-POST binding, our own form)."""
+    pending = session.pop(PENDING_KEY, None)
+    if not pending:
+        raise SessionExpired("no pending AuthnRequest")
+    account = services().accounts.by_id(session.get("account_id", ""))
+    if account is None:
+        session[PENDING_KEY] = pending
+        return redirect(url_for(".login"))
+    authn = AuthenticationRequest(**{**pending, "requested_idps": tuple(pending["requested_idps"])})
+    auth_time = dt.datetime.fromisoformat(session["auth_time"])
+    saml = services().saml
+    form = saml.build_response(
+        authn,
+        subject=services().accounts.pairwise_subject(account.id, authn.sp_entity_id),
+        attributes=released_attributes(account, auth_time, saml.logout_url),
+        authn_instant=auth_time,
+    )
+    allow_form_action(form.action)
+    return render_template("saml_post.html", action=form.action, fields=form.fields)
+
+
+@bp.get("/compte")
+def signed_in() -> ResponseReturnValue:
+    account = services().accounts.by_id(session.get("account_id", ""))
+    if account is None:
+        return redirect(url_for(".login"))
+    return render_template("signed_in.html", account=account)
+
+
+@bp.get("/deconnexion")
+def logout() -> str:
+    session.clear()
+    return render_template("logged_out.html")
+
+
+@bp.get("/")
+def home() -> ResponseReturnValue:
+    return redirect(url_for(".login"))

@@ -1,0 +1,126 @@
+"""Shared fixtures: one deployment (keys, metadata) per test session, strict production settings.
+
+Every flow test runs twice: on the embedded defaults (SQLite + embedded store) and on the real
+PostgreSQL (127.0.0.1:5432, database ``test``, a fresh schema per session) + Redis (127.0.0.1:6379,
+database 14, flushed at start). Nothing reaches the network beyond loopback.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from federation.cli import own_metadata
+from federation.keys import generate_service_keys
+from federation.migrations import upgrade
+from federation.settings import SERVICES, ServiceName, Settings, build_settings
+
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+BASE_URLS = {"ent": "https://ent.test", "idp": "https://idp.test", "aten": "https://aten.test"}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    root: Path
+    certs_dir: Path
+    metadata_dir: Path
+
+    def settings(
+        self, service: ServiceName, database_url: str, redis_url: str | None, **overrides: Any
+    ) -> Settings:
+        data: dict[str, Any] = {
+            "base_url": BASE_URLS[service],
+            "secret_key": secrets.token_urlsafe(40),
+            "database_url": database_url,
+            "state_dir": str(self.root / "var" / service),
+            "certs_dir": str(self.certs_dir),
+            "cookie_samesite": "None",
+        }
+        if service == "ent":
+            data["peer_metadata"] = [str(self.metadata_dir / "idp.xml")]
+        if service == "idp":
+            data["service_providers"] = [{"metadata": str(self.metadata_dir / "ent.xml")}]
+        data.update(overrides)
+        env = {"REDIS_URL": redis_url} if redis_url else {}
+        return build_settings(service, data, env, root=self.root)
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    root = tmp_path_factory.mktemp("deployment")
+    dep = Deployment(root=root, certs_dir=root / "certs", metadata_dir=root / "metadata")
+    generate_service_keys(dep.certs_dir, SERVICES)
+    dep.metadata_dir.mkdir()
+    for service in SERVICES:
+        settings = dep.settings(service, "sqlite://", None, peer_metadata=[], service_providers=[])
+        (dep.metadata_dir / f"{service}.xml").write_text(own_metadata(settings))
+    return dep
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    database_url: str
+    redis_url: str | None
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_url() -> Iterator[str]:
+    import sqlalchemy as sa
+
+    schema = f"t_{secrets.token_hex(6)}"
+    engine = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session", params=["embedded", "postgres+redis"])
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Backend:
+    if request.param == "embedded":
+        db_path = tmp_path_factory.mktemp("sqlite") / "idp.sqlite3"
+        url = f"sqlite:///{db_path}"
+        upgrade(url)
+        return Backend("embedded", url, None)
+    url = request.getfixturevalue("postgres_schema_url")
+    upgrade(url)
+    return Backend("postgres+redis", url, request.getfixturevalue("redis_url"))
+
+
+@dataclass
+class Stack:
+    idp: Flask
+    ent: Flask
+    backend: Backend
+
+
+@pytest.fixture(scope="session")
+def stack(deployment: Deployment, backend: Backend) -> Stack:
+    from idp import create_app as create_idp
+    from sp_ent import create_app as create_ent
+
+    idp = create_idp(deployment.settings("idp", backend.database_url, backend.redis_url))
+    ent = create_ent(deployment.settings("ent", backend.database_url, backend.redis_url))
+    return Stack(idp=idp, ent=ent, backend=backend)
+
+
+def settings_with(settings: Settings, **changes: Any) -> Settings:
+    return replace(settings, **changes)

@@ -1,0 +1,113 @@
+"""Flow A of DESIGN §2 end to end through the Flask test clients, strict production settings."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from idp.domain.accounts import Account
+from idp.domain.passwords import hash_password
+from idp.storage.sql_accounts import new_account_id
+from tests.browser import Browser, page_text
+
+PASSWORD = "Ecole-2026!"
+
+
+@pytest.fixture
+def parent(stack):
+    identifier = f"c.martin{secrets.randbelow(10**6)}"
+    account = Account(
+        id=new_account_id(),
+        identifier=identifier,
+        password_hash=hash_password(PASSWORD),
+        given_name="Claire",
+        family_name="Martin",
+    )
+    stack.idp.extensions["idp"].accounts.add(account)
+    return account
+
+
+@pytest.fixture
+def browser(stack):
+    return Browser({"https://ent.test": stack.ent, "https://idp.test": stack.idp})
+
+
+def start_login(browser):
+    portal = browser.get("https://ent.test/")
+    assert "Je dispose d'un compte Educonnect" in page_text(portal)
+    assert "Je n'ai pas de compte Educonnect" in page_text(portal)
+    to_idp = browser.get("https://ent.test/connexion/educonnect")
+    assert to_idp.status_code == 302
+    assert to_idp.headers["Location"].startswith("https://idp.test/saml/sso?")
+    return browser.follow(to_idp)
+
+
+def sign_in(browser, identifier, password=PASSWORD):
+    login_page = start_login(browser)
+    assert login_page.request.path == "/connexion"
+    return browser.submit(login_page, identifiant=identifier, mot_de_passe=password)
+
+
+def test_parent_signs_in_and_lands_on_the_ent(browser, parent):
+    after_login = sign_in(browser, parent.identifier)
+    post_page = browser.follow(after_login)
+    assert post_page.status_code == 200, page_text(post_page)
+    assert "script-src 'self'" in post_page.headers["Content-Security-Policy"]
+    assert "https://ent.test/saml/acs" in post_page.headers["Content-Security-Policy"]
+    assert "<script>" not in post_page.get_data(as_text=True)  # no inline script in the POST page
+    landing = browser.follow(browser.submit(post_page, form_id="saml-post"))
+    text = page_text(landing)
+    assert "Bonjour Claire Martin" in text
+    assert parent.id in text  # FrEduCtId released to this SP
+    assert "FrEduCtDateConnexion" in text and "FrEduUrlRetour" in text
+
+
+def test_second_sign_in_reuses_the_idp_session(browser, parent):
+    browser.follow(browser.submit(browser.follow(sign_in(browser, parent.identifier)), form_id="saml-post"))
+    again = browser.follow(browser.get("https://ent.test/connexion/educonnect"))
+    assert again.request.path == "/saml/reponse"  # no second password prompt
+
+
+@pytest.mark.parametrize("identifier_kind", ["unknown", "wrong-password"])
+def test_wrong_credentials_give_one_message(browser, parent, identifier_kind):
+    identifier = "x.inconnu99" if identifier_kind == "unknown" else parent.identifier
+    page = sign_in(browser, identifier, password="Mauvais-mot-2026")
+    text = page_text(page)
+    assert page.status_code == 200
+    assert "L'identifiant ou le mot de passe est incorrect." in text
+    assert identifier in page.get_data(as_text=True)  # what was typed is kept
+    assert "Mauvais-mot-2026" not in page.get_data(as_text=True)
+
+
+def test_login_rotates_the_idp_session_id(browser, parent):
+    login_page = start_login(browser)
+    jar = browser.clients["https://idp.test"]
+    before = jar.get_cookie("idp_session", domain="idp.test").value
+    browser.submit(login_page, identifiant=parent.identifier, mot_de_passe=PASSWORD)
+    after = jar.get_cookie("idp_session", domain="idp.test").value
+    assert before != after
+
+
+def test_cookies_are_secure_httponly_samesite_and_named_per_service(browser, parent):
+    sign_in(browser, parent.identifier)
+    for base, name in (("https://idp.test", "idp_session"), ("https://ent.test", "ent_session")):
+        cookie = browser.clients[base].get_cookie(name, domain=base.removeprefix("https://"))
+        assert cookie is not None and cookie.secure and cookie.http_only and cookie.same_site == "None"
+
+
+def test_login_form_without_csrf_token_is_refused(browser, parent):
+    start_login(browser)
+    page = browser.post(
+        "https://idp.test/connexion", {"identifiant": parent.identifier, "mot_de_passe": PASSWORD}
+    )
+    assert page.status_code == 400
+    assert "Le formulaire a expiré" in page_text(page)
+
+
+def test_authn_request_is_signed_with_rsa_sha256(browser):
+    to_idp = browser.get("https://ent.test/connexion/educonnect")
+    query = parse_qs(urlsplit(to_idp.headers["Location"]).query)
+    assert query["SigAlg"] == ["http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"]
+    assert query["Signature"][0]
