@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
-from saml2.config import Config
+from saml2.config import Config, IdPConfig, SPConfig
 from saml2.metadata import entity_descriptor
 from saml2.saml import NAMEID_FORMAT_PERSISTENT
 from saml2.sigver import get_xmlsec_binary
@@ -83,7 +83,9 @@ def build_config(
     }
     if metadata_files:
         config_dict["metadata"] = {"local": [str(p) for p in metadata_files]}
-    config = Config()
+    # IdPConfig / SPConfig set the context that Config.getattr reads the service block from; a
+    # bare Config() reads nothing there and silently falls back to SHA-1.
+    config: Config = IdPConfig() if "idp" in services else SPConfig()
     config.load(config_dict)
     return config
 

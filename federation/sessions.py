@@ -10,10 +10,11 @@ import json
 import secrets
 from typing import Any
 
-from flask import Flask, Request, Response
+from flask import Flask, Request, Response, g
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
+from federation.errors import StoreUnavailable
 from federation.settings import CookieSettings
 from federation.stores import SESSION_PREFIX, KeyValueStore
 
@@ -46,7 +47,13 @@ class StoreSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> StoreSession:
         sid = request.cookies.get(self.cookie.name, "")
         if sid and len(sid) <= 64:
-            raw = self.store.get(SESSION_PREFIX + sid)
+            try:
+                raw = self.store.get(SESSION_PREFIX + sid)
+            except StoreUnavailable:
+                # Flask cannot render an error page from here: federation.web refuses the
+                # request in a before_request hook instead (fail closed, never a bypass).
+                g.store_unavailable = True
+                raw = None
             if raw is not None:
                 return StoreSession(sid, json.loads(raw))
         return StoreSession(secrets.token_urlsafe(32), is_new=True)
@@ -54,6 +61,8 @@ class StoreSessionInterface(SessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if not isinstance(session, StoreSession):
             raise TypeError("StoreSessionInterface saves only its own sessions")
+        if g.get("store_unavailable"):
+            return
         if session.previous_sid:
             self.store.delete(SESSION_PREFIX + session.previous_sid)
         if not session:

@@ -175,13 +175,15 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[str, int]:
+        original = getattr(exc, "original_exception", None)
+        if isinstance(original, StoreUnavailable):  # raised while saving the session
+            log.warning("refused: %s %s", original.code, original.detail)
+            return render_error(original.code, original.http_status)
         status = exc.code or 500
         return render_error("page_introuvable" if status == 404 else "erreur", status)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[str, int]:
-        if isinstance(exc, StoreUnavailable):
-            return render_error(exc.code, exc.http_status)
         log.exception("unexpected error")
         return render_error("erreur", 500)
 
@@ -193,6 +195,8 @@ def _install_request_log(app: Flask) -> None:
     def start() -> None:
         g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
         g.started = time.perf_counter()
+        if g.get("store_unavailable") and request.endpoint not in ("healthz", "readyz", "layout.static"):
+            raise StoreUnavailable("session store unreachable")
 
     @app.after_request
     def finish(response: Response) -> Response:

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import secrets
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from idp.domain.accounts import Account
-from idp.domain.passwords import hash_password
-from idp.storage.sql_accounts import new_account_id
 from tests.browser import Browser, page_text
-
-PASSWORD = "Ecole-2026!"
+from tests.flows.saml_steps import PASSWORD, add_parent, sign_in, start_login
 
 
 @pytest.fixture
 def parent(stack):
-    identifier = f"c.martin{secrets.randbelow(10**6)}"
-    account = Account(
-        id=new_account_id(),
-        identifier=identifier,
-        password_hash=hash_password(PASSWORD),
-        given_name="Claire",
-        family_name="Martin",
-    )
-    stack.idp.extensions["idp"].accounts.add(account)
-    return account
+    return add_parent(stack.idp)
 
 
 @pytest.fixture
@@ -34,20 +20,11 @@ def browser(stack):
     return Browser({"https://ent.test": stack.ent, "https://idp.test": stack.idp})
 
 
-def start_login(browser):
+def test_portal_offers_the_two_paths(browser):
     portal = browser.get("https://ent.test/")
     assert "Je dispose d'un compte Educonnect" in page_text(portal)
     assert "Je n'ai pas de compte Educonnect" in page_text(portal)
-    to_idp = browser.get("https://ent.test/connexion/educonnect")
-    assert to_idp.status_code == 302
-    assert to_idp.headers["Location"].startswith("https://idp.test/saml/sso?")
-    return browser.follow(to_idp)
-
-
-def sign_in(browser, identifier, password=PASSWORD):
-    login_page = start_login(browser)
-    assert login_page.request.path == "/connexion"
-    return browser.submit(login_page, identifiant=identifier, mot_de_passe=password)
+    assert browser.get("https://ent.test/connexion/sans-compte").status_code == 200
 
 
 def test_parent_signs_in_and_lands_on_the_ent(browser, parent):

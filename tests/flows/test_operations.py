@@ -1,0 +1,46 @@
+"""Health and readiness endpoints, error pages, and failing closed when the store is down."""
+
+from __future__ import annotations
+
+import pytest
+
+from idp import create_app as create_idp
+from tests.browser import page_text
+
+
+def test_healthz_and_readyz(stack):
+    for app in (stack.idp, stack.ent):
+        client = app.test_client()
+        assert client.get("/healthz").json == {"status": "ok"}
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json["status"] == "ok"
+    assert set(stack.idp.test_client().get("/readyz").json["checks"]) >= {"store", "database"}
+
+
+def test_unknown_page_is_a_french_page(stack):
+    page = stack.ent.test_client().get("/nulle-part", base_url="https://ent.test")
+    assert page.status_code == 404
+    assert "Page introuvable" in page_text(page)
+
+
+@pytest.fixture
+def idp_without_store(deployment, backend):
+    settings = deployment.settings("idp", backend.database_url, "redis://127.0.0.1:1/0")
+    return create_idp(settings)
+
+
+def test_redis_down_gives_service_unavailable_page_and_not_ready(idp_without_store):
+    client = idp_without_store.test_client()
+    page = client.get("/connexion", base_url="https://idp.test")
+    assert page.status_code == 503
+    assert "Service momentanément indisponible" in page_text(page)
+    assert "Traceback" not in page.get_data(as_text=True)
+    assert client.get("/readyz").status_code == 503
+
+
+def test_redis_down_with_a_session_cookie_fails_closed(idp_without_store):
+    client = idp_without_store.test_client()
+    client.set_cookie("idp_session", "x" * 43, domain="idp.test")
+    page = client.post("/connexion", base_url="https://idp.test", data={"identifiant": "c.martin1"})
+    assert page.status_code == 503
+    assert "Service momentanément indisponible" in page_text(page)

@@ -1,0 +1,170 @@
+"""Negative tests of the protocol rules of DESIGN §5 that flow A touches (issue 2)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from saml2 import BINDING_HTTP_ARTIFACT
+from saml2.client import Saml2Client
+from saml2.xmldsig import SIG_RSA_SHA1
+
+from federation.saml import build_config
+from sp_ent.saml_sp import sp_services
+from tests.browser import Browser, page_text
+from tests.flows.saml_steps import add_parent, crafted_request_url, response_page, saml_response_xml
+
+
+@pytest.fixture
+def browser(stack):
+    return Browser({"https://ent.test": stack.ent, "https://idp.test": stack.idp})
+
+
+@pytest.fixture
+def ent_client(stack) -> Saml2Client:
+    return stack.ent.extensions["ent"].saml.client
+
+
+def assert_refused_without_redirect(response, title: str):
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert title in page_text(response)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_unsigned_authn_request_is_refused(browser, ent_client):
+    url = crafted_request_url(ent_client, sign=False)
+    assert "Signature=" not in url
+    assert_refused_without_redirect(browser.get(url), "Demande de connexion refusée")
+
+
+def test_authn_request_with_tampered_signature_is_refused(browser, ent_client):
+    url = crafted_request_url(ent_client)
+    query = parse_qs(urlsplit(url).query)
+    query["RelayState"] = ["autre-etat"]  # covered by the redirect-binding signature
+    tampered = url.split("?")[0] + "?" + urlencode({k: v[0] for k, v in query.items()})
+    assert_refused_without_redirect(browser.get(tampered), "Demande de connexion refusée")
+
+
+def test_authn_request_signed_with_sha1_is_refused(browser, ent_client):
+    url = crafted_request_url(ent_client, sigalg=SIG_RSA_SHA1)
+    assert_refused_without_redirect(browser.get(url), "Demande de connexion refusée")
+
+
+def test_acs_url_not_in_metadata_is_refused(browser, ent_client):
+    url = crafted_request_url(ent_client, assertion_consumer_service_url="https://evil.test/saml/acs")
+    assert_refused_without_redirect(browser.get(url), "Demande de connexion refusée")
+
+
+def test_acs_url_differing_only_by_a_trailing_slash_is_refused(browser, ent_client):
+    url = crafted_request_url(ent_client, assertion_consumer_service_url="https://ent.test/saml/acs/")
+    assert_refused_without_redirect(browser.get(url), "Demande de connexion refusée")
+
+
+def test_binding_not_in_metadata_is_refused(browser, ent_client):
+    url = crafted_request_url(ent_client, binding=BINDING_HTTP_ARTIFACT)
+    assert_refused_without_redirect(browser.get(url), "Demande de connexion refusée")
+
+
+def test_unknown_issuer_gets_an_error_page(browser, deployment, stack):
+    evil_settings = deployment.settings(
+        "ent", stack.backend.database_url, None, base_url="https://evil.test", peer_metadata=[]
+    )
+    config = build_config(
+        evil_settings, sp_services(evil_settings), metadata_files=[deployment.metadata_dir / "idp.xml"]
+    )
+    evil = Saml2Client(config)
+    response = browser.get(crafted_request_url(evil))
+    assert_refused_without_redirect(response, "Service inconnu")
+
+
+NS = {
+    "ds": "http://www.w3.org/2000/09/xmldsig#",
+    "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
+    "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
+}
+
+
+def parsed(xml: str):
+    from lxml import etree
+
+    return etree.fromstring(xml.encode())
+
+
+def test_response_and_assertion_are_signed_with_sha256_only(browser, stack):
+    xml = saml_response_xml(response_page(browser, add_parent(stack.idp)))
+    root = parsed(xml)
+    assert len(root.xpath("/samlp:Response/ds:Signature", namespaces=NS)) == 1
+    assert len(root.xpath("/samlp:Response/saml:Assertion/ds:Signature", namespaces=NS)) == 1
+    assert set(root.xpath("//ds:SignatureMethod/@Algorithm", namespaces=NS)) == {
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+    }
+    assert set(root.xpath("//ds:DigestMethod/@Algorithm", namespaces=NS)) == {
+        "http://www.w3.org/2001/04/xmlenc#sha256"
+    }
+    assert set(root.xpath("//ds:CanonicalizationMethod/@Algorithm", namespaces=NS)) == {
+        "http://www.w3.org/2001/10/xml-exc-c14n#"
+    }
+    assert "sha1" not in xml.lower()
+
+
+def test_nameid_is_persistent_pairwise_and_stable(browser, stack):
+    account = add_parent(stack.idp)
+    root = parsed(saml_response_xml(response_page(browser, account)))
+    (name_id,) = root.xpath("//saml:Assertion/saml:Subject/saml:NameID", namespaces=NS)
+    assert name_id.get("Format") == "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+    assert name_id.get("SPNameQualifier") == "https://ent.test/saml/metadata"
+    accounts = stack.idp.extensions["idp"].accounts
+    assert accounts.pairwise_subject(account.id, "https://ent.test/saml/metadata") == name_id.text
+    assert accounts.pairwise_subject(account.id, "https://other-ent.test/saml/metadata") != name_id.text
+    assert account.id not in name_id.text
+
+
+def test_unknown_in_response_to_is_refused(stack):
+    """A Response for another browser's request is refused: InResponseTo is not pending here."""
+    victim = Browser({"https://ent.test": stack.ent, "https://idp.test": stack.idp})
+    post_page = response_page(victim, add_parent(stack.idp))
+    attacker = Browser({"https://ent.test": stack.ent, "https://idp.test": stack.idp})
+    attacker.get("https://ent.test/connexion/educonnect")  # a pending request of its own
+    refused = attacker.submit(post_page, form_id="saml-post")
+    assert_refused_without_redirect(refused, "Demande de connexion refusée")
+
+
+def test_response_without_any_pending_request_is_refused(stack):
+    victim = Browser({"https://ent.test": stack.ent, "https://idp.test": stack.idp})
+    post_page = response_page(victim, add_parent(stack.idp))
+    stranger = Browser({"https://ent.test": stack.ent, "https://idp.test": stack.idp})
+    refused = stranger.submit(post_page, form_id="saml-post")
+    assert refused.status_code == 400
+    assert "Votre session a expiré" in page_text(refused)
+
+
+def test_replayed_assertion_is_refused(browser, stack):
+    """Second post of one Response while the session still lists its request (a racing worker)."""
+    post_page = response_page(browser, add_parent(stack.idp))
+    ent = browser.clients["https://ent.test"]
+    sid = ent.get_cookie("ent_session", domain="ent.test").value
+    store = stack.ent.extensions["store"]
+    session_before = store.get(f"session:{sid}")
+    assert browser.follow(browser.submit(post_page, form_id="saml-post")).request.path == "/accueil"
+    # The racing worker loaded the session before the first post rotated it.
+    store.set(f"session:{sid}", session_before, 600)
+    ent.set_cookie("ent_session", sid, domain="ent.test")
+    replay = browser.submit(post_page, form_id="saml-post")
+    assert replay.status_code == 400
+    assert "Connexion déjà utilisée" in page_text(replay)
+
+
+def test_tampered_response_is_refused(browser, stack):
+    import base64
+
+    import lxml.html
+
+    post_page = response_page(browser, add_parent(stack.idp))
+    xml = saml_response_xml(post_page).replace("Claire", "Mallory")
+    doc = lxml.html.fromstring(post_page.get_data(as_text=True))
+    relay = {i.get("name"): i.get("value") for i in doc.xpath("//input[@type='hidden']")}
+    relay["SAMLResponse"] = base64.b64encode(xml.encode()).decode()
+    refused = browser.post("https://ent.test/saml/acs", relay)
+    assert refused.status_code == 400
+    assert "Mallory" not in refused.get_data(as_text=True)

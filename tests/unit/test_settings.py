@@ -1,0 +1,112 @@
+"""Settings: a missing or invalid value stops start-up and names the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from federation.errors import ConfigurationError
+from federation.settings import build_settings, load_settings
+
+ROOT = Path("/srv/educonnect")
+GOOD = {
+    "base_url": "https://idp.example.fr",
+    "secret_key": "s" * 40,
+    "database_url": "postgresql://db/educonnect",
+}
+
+
+def test_production_settings_are_read_into_typed_values():
+    settings = build_settings("idp", GOOD, {}, ROOT)
+    assert settings.mode == "production"
+    assert settings.entity_id == "https://idp.example.fr/saml/metadata"
+    assert settings.cookie.secure and settings.cookie.name == "idp_session"
+    assert settings.state_dir == ROOT / "var"
+    assert settings.clock_skew_seconds == 180
+
+
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [("secret_key", "idp.secret_key"), ("database_url", "idp.database_url"), ("base_url", "idp.base_url")],
+)
+def test_missing_setting_outside_demo_is_named(missing, named):
+    data = {k: v for k, v in GOOD.items() if k != missing}
+    with pytest.raises(ConfigurationError, match=named.replace(".", r"\.")):
+        build_settings("idp", data, {}, ROOT)
+
+
+def test_http_base_url_is_refused_outside_demo():
+    with pytest.raises(ConfigurationError, match="HTTPS"):
+        build_settings("idp", {**GOOD, "base_url": "http://idp.example.fr"}, {}, ROOT)
+
+
+def test_short_secret_is_refused():
+    with pytest.raises(ConfigurationError, match="secret_key"):
+        build_settings("idp", {**GOOD, "secret_key": "court"}, {}, ROOT)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("crypto_backend", "openssl"),
+        ("clock_skew_seconds", 3600),
+        ("session_ttl_seconds", "long"),
+        ("cookie_samesite", "Parfois"),
+        ("peer_metadata", "idp.xml"),
+    ],
+)
+def test_invalid_values_are_named(key, value):
+    with pytest.raises(ConfigurationError, match=key):
+        build_settings("idp", {**GOOD, key: value}, {}, ROOT)
+
+
+def test_samesite_none_needs_secure_cookies():
+    with pytest.raises(ConfigurationError, match="cookie_samesite"):
+        build_settings(
+            "ent",
+            {"base_url": "http://localhost:8000", "cookie_samesite": "None"},
+            {"EDUCONNECT_MODE": "demo"},
+            ROOT,
+        )
+
+
+def test_environment_overrides_the_file(tmp_path):
+    env = {
+        "DATABASE_URL": "postgresql://other/db",
+        "IDP_SECRET_KEY": "e" * 40,
+        "REDIS_URL": "redis://r:6379/0",
+    }
+    settings = build_settings("idp", GOOD, env, ROOT)
+    assert settings.database_url == "postgresql://other/db"
+    assert settings.secret_key == "e" * 40
+    assert settings.redis_url == "redis://r:6379/0"
+
+
+def test_demo_mode_generates_and_keeps_a_secret(tmp_path):
+    data = {"base_url": "http://localhost:8001", "state_dir": str(tmp_path)}
+    first = build_settings("idp", data, {"EDUCONNECT_MODE": "demo"}, tmp_path)
+    second = build_settings("idp", data, {"EDUCONNECT_MODE": "demo"}, tmp_path)
+    assert len(first.secret_key) >= 32 and first.secret_key == second.secret_key
+    assert not first.cookie.secure
+    assert first.database_url.startswith("sqlite:///")
+
+
+def test_missing_or_broken_file_is_named(tmp_path):
+    with pytest.raises(ConfigurationError, match=r"ent\.toml"):
+        load_settings("ent", {"EDUCONNECT_CONFIG_DIR": str(tmp_path)})
+    (tmp_path / "ent.toml").write_text("base_url = ")
+    with pytest.raises(ConfigurationError, match="TOML invalide"):
+        load_settings("ent", {"EDUCONNECT_CONFIG_DIR": str(tmp_path)})
+
+
+def test_service_provider_directory_registers_metadata_with_its_release(tmp_path):
+    sp_dir = tmp_path / "sps"
+    sp_dir.mkdir()
+    (sp_dir / "lycee.xml").write_text("<md/>")
+    (sp_dir / "lycee.toml").write_text('attributes = ["sn"]\n')
+    (sp_dir / "college.xml").write_text("<md/>")
+    settings = build_settings("idp", {**GOOD, "service_providers_dir": str(sp_dir)}, {}, tmp_path)
+    releases = {p.metadata.name: p.attributes for p in settings.service_providers}
+    assert releases["lycee.xml"] == ("sn",)
+    assert "FrEduCtId" in releases["college.xml"]
