@@ -134,7 +134,7 @@ def build_settings(
         state_dir=state_dir,
         certs_dir=reader.path("certs_dir", "EDUCONNECT_CERTS_DIR", default="certs"),
         crypto_backend=reader.choice(
-            "crypto_backend", "EDUCONNECT_CRYPTO_BACKEND", CRYPTO_BACKENDS, default="xmlsec1"
+            "crypto_backend", "EDUCONNECT_CRYPTO_BACKEND", CRYPTO_BACKENDS, default="inprocess"
         ),
         cookie=CookieSettings(name=f"{service}_session", secure=secure, samesite=samesite),
         session_ttl_seconds=reader.integer("session_ttl_seconds", default=1800, low=60, high=86400),

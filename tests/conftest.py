@@ -69,6 +69,7 @@ class Backend:
     name: str
     database_url: str
     redis_url: str | None
+    crypto: str = "inprocess"
 
 
 @pytest.fixture(scope="session")
@@ -93,13 +94,15 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-@pytest.fixture(scope="session", params=["embedded", "postgres+redis"])
+@pytest.fixture(scope="session", params=["embedded", "embedded+xmlsec1", "postgres+redis"])
 def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Backend:
-    if request.param == "embedded":
+    """Storage and crypto backends: the flows and their negative tests run on each."""
+    if request.param.startswith("embedded"):
         db_path = tmp_path_factory.mktemp("sqlite") / "idp.sqlite3"
         url = f"sqlite:///{db_path}"
         upgrade(url)
-        return Backend("embedded", url, None)
+        crypto = "xmlsec1" if request.param.endswith("xmlsec1") else "inprocess"
+        return Backend(request.param, url, None, crypto)
     url = request.getfixturevalue("postgres_schema_url")
     upgrade(url)
     return Backend("postgres+redis", url, request.getfixturevalue("redis_url"))
@@ -117,8 +120,12 @@ def stack(deployment: Deployment, backend: Backend) -> Stack:
     from idp import create_app as create_idp
     from sp_ent import create_app as create_ent
 
-    idp = create_idp(deployment.settings("idp", backend.database_url, backend.redis_url))
-    ent = create_ent(deployment.settings("ent", backend.database_url, backend.redis_url))
+    idp = create_idp(
+        deployment.settings("idp", backend.database_url, backend.redis_url, crypto_backend=backend.crypto)
+    )
+    ent = create_ent(
+        deployment.settings("ent", backend.database_url, backend.redis_url, crypto_backend=backend.crypto)
+    )
     return Stack(idp=idp, ent=ent, backend=backend)
 
 

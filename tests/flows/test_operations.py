@@ -44,3 +44,25 @@ def test_redis_down_with_a_session_cookie_fails_closed(idp_without_store):
     page = client.post("/connexion", base_url="https://idp.test", data={"identifiant": "c.martin1"})
     assert page.status_code == 503
     assert "Service momentanément indisponible" in page_text(page)
+
+
+def test_configured_crypto_backend_signs_and_verifies(stack):
+    from saml2.sigver import CryptoBackendXmlSec1
+
+    from federation.xml_security import InProcessXmlSecBackend
+
+    expected = CryptoBackendXmlSec1 if stack.backend.crypto == "xmlsec1" else InProcessXmlSecBackend
+    assert isinstance(stack.idp.extensions["idp"].saml.server.sec.crypto, expected)
+    assert isinstance(stack.ent.extensions["ent"].saml.client.sec.crypto, expected)
+
+
+def test_service_refuses_to_start_when_the_backend_self_test_fails(deployment, backend, monkeypatch):
+    from federation.errors import ConfigurationError
+    from federation.xml_security import CryptoSelfTestError
+
+    def broken(_backend):
+        raise CryptoSelfTestError("a tampered assertion was accepted")
+
+    monkeypatch.setattr("federation.saml_backend.self_test", broken)
+    with pytest.raises(ConfigurationError, match="crypto_backend"):
+        create_idp(deployment.settings("idp", backend.database_url, None))

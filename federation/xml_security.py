@@ -1,0 +1,621 @@
+"""In-process XML-DSig / XML-Enc backend for pysaml2, built on python-xmlsec (libxmlsec1).
+
+pysaml2's default :class:`saml2.sigver.CryptoBackendXmlSec1` forks the ``xmlsec1`` program two or
+three times per operation and writes every document to a temporary file.
+:class:`InProcessXmlSecBackend` keeps the same contract (``SecurityContext`` calls
+``sign_statement``, ``validate_signature``, ``encrypt_assertion``, ``encrypt``, ``decrypt`` and
+reads ``version``) but runs in-process, and it is stricter than what pysaml2 asks of a backend:
+
+* verification uses only the certificate pysaml2 passes (taken from the peer's metadata), never a
+  key from ``ds:KeyInfo``;
+* the signature must be enveloped in the element pysaml2 asked about and its single Reference
+  must be ``#<that element's ID>``, an ID carried by no other element (SAML core §5.4.1-5.4.2);
+* SignedInfo c14n and transforms are exclusive c14n + enveloped-signature only (SAML core §5.4.3,
+  §5.4.4); RSA/ECDSA with SHA-256 or better, no HMAC, no SHA-1 (XML-DSig 1.1 §6.2, §6.4);
+* documents with a DOCTYPE are refused (no entity expansion, no network, no huge trees);
+* assertions are encrypted with AES-GCM (XML-Enc 1.1 §5.2.4), the key with RSA-OAEP (§5.5.2).
+
+Swapping a pysaml2 entity (``Server``/``Saml2Client``) to it: see :func:`install_backend`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import tempfile
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import xmlsec
+from lxml import etree
+from saml2 import SamlBase
+from saml2.sigver import (
+    ASSERT_XPATH,
+    NODE_NAME,
+    CryptoBackend,
+    CryptoBackendXmlSec1,
+    DecryptError,
+    EncryptError,
+    RSACrypto,
+    SignatureError,
+    get_pem_wrapped_unwrapped,
+    get_xmlsec_binary,
+    import_rsa_key_from_file,
+    pre_encrypt_assertion,
+    pre_encryption_part,
+)
+
+DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+XENC_NS = "http://www.w3.org/2001/04/xmlenc#"
+_C = xmlsec.constants
+
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+EXC_C14N_WITH_COMMENTS = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments"
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+DIGEST_SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+AES128_GCM = "http://www.w3.org/2009/xmlenc11#aes128-gcm"
+AES256_GCM = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
+RSA_OAEP_MGF1P = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"
+RSA_OAEP = "http://www.w3.org/2009/xmlenc11#rsa-oaep"
+
+_C14N_METHODS = {EXC_C14N: _C.TransformExclC14N, EXC_C14N_WITH_COMMENTS: _C.TransformExclC14NWithComments}
+_REFERENCE_TRANSFORMS = {ENVELOPED: _C.TransformEnveloped, **_C14N_METHODS}
+SIGNATURE_METHODS = {
+    t.href: t
+    for t in (
+        _C.TransformRsaSha256,
+        _C.TransformRsaSha384,
+        _C.TransformRsaSha512,
+        _C.TransformEcdsaSha256,
+        _C.TransformEcdsaSha384,
+        _C.TransformEcdsaSha512,
+    )
+}
+DIGEST_METHODS = {t.href: t for t in (_C.TransformSha256, _C.TransformSha384, _C.TransformSha512)}
+# URI -> (key bytes, xmlsec key data class). GCM only by default: CBC modes are malleable and
+# gave the XML-Enc padding-oracle attack (Jager & Somorovsky, CCS 2011).
+_AEAD = {AES128_GCM: (16, _C.KeyDataAes), AES256_GCM: (32, _C.KeyDataAes)}
+_LEGACY_CBC = {
+    XENC_NS + "aes128-cbc": (16, _C.KeyDataAes),
+    XENC_NS + "aes256-cbc": (32, _C.KeyDataAes),
+    XENC_NS + "tripledes-cbc": (24, _C.KeyDataDes),
+}
+# rsa-1_5 is left out on purpose: PKCS#1 v1.5 key transport is a Bleichenbacher oracle.
+KEY_TRANSPORTS = frozenset({RSA_OAEP_MGF1P, RSA_OAEP})
+_ENC_TYPES = frozenset({XENC_NS + "Element", XENC_NS + "Content"})
+_ID_ATTRIBUTE_NAMES = frozenset({"ID", "Id", "id"})
+
+
+class XmlSecurityError(Exception):
+    """Base of the refusals raised by this module."""
+
+
+# Raised by every operation, so each is also the pysaml2 error that operation's callers catch
+# (SignatureError for signing and verification - mdstore catches only that -, DecryptError...).
+class UnsafeDocumentError(XmlSecurityError, SignatureError, DecryptError, EncryptError):
+    """Unparsable input, a DOCTYPE, or an element that cannot be located without ambiguity."""
+
+
+class SignaturePolicyError(XmlSecurityError, SignatureError):
+    """The signature is well-formed but breaks the SAML/XML-DSig profile we accept."""
+
+
+class SignatureVerificationError(XmlSecurityError, SignatureError):
+    """The cryptographic check failed (tampered content, other key)."""
+
+
+class DecryptionPolicyError(XmlSecurityError, DecryptError):
+    """Encrypted content that uses an algorithm or layout we refuse, or that does not decrypt."""
+
+
+class EncryptionPolicyError(XmlSecurityError, EncryptError):
+    """Encryption could not be done with the configured algorithms."""
+
+
+class KeyLoadError(XmlSecurityError, SignatureError, DecryptError, EncryptError):
+    """A key or certificate file could not be read or parsed."""
+
+
+class CryptoSelfTestError(XmlSecurityError):
+    """The start-up self test failed: the service must refuse to start."""
+
+
+def _ds(name: str) -> str:
+    return f"{{{DS_NS}}}{name}"
+
+
+def _xenc(name: str) -> str:
+    return f"{{{XENC_NS}}}{name}"
+
+
+def parse_xml(data: str | bytes | SamlBase) -> etree._Element:
+    """Parse without entity expansion, network access or huge-tree mode; refuse any DOCTYPE."""
+    if isinstance(data, SamlBase):
+        data = str(data)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    # A parser per call: lxml parser objects must not be used by two threads at once.
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
+    try:
+        root = etree.fromstring(raw, parser)
+    except etree.XMLSyntaxError as exc:
+        raise UnsafeDocumentError(f"unparsable XML: {exc}") from exc
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise UnsafeDocumentError("DOCTYPE is not allowed in SAML messages")
+    return root
+
+
+def _serialize(root: etree._Element) -> str:
+    # Same shape as xmlsec1's --output so callers cannot tell the backends apart.
+    return '<?xml version="1.0"?>\n' + etree.tostring(root.getroottree(), encoding="unicode") + "\n"
+
+
+def _find_signed_element(root: etree._Element, node_name: str, node_id: str | None) -> etree._Element:
+    """The element named ``node_name`` (``namespace:local``) whose ``ID`` is ``node_id``.
+
+    A value carried by two ID-like attributes is refused outright: duplicate IDs are what
+    signature-wrapping attacks rely on (Somorovsky et al., USENIX Security 2012).
+    """
+    namespace, _, local = node_name.rpartition(":")
+    tag = f"{{{namespace}}}{local}" if namespace else local
+    if node_id is None:
+        if root.tag != tag:
+            raise UnsafeDocumentError(f"document element is not {node_name}")
+        node_id = root.get("ID")
+        if not node_id:
+            raise UnsafeDocumentError(f"{node_name} has no ID attribute")
+    holders = [
+        el
+        for el in root.iter(etree.Element)
+        for attr, value in el.attrib.items()
+        if value == node_id and etree.QName(attr).localname in _ID_ATTRIBUTE_NAMES
+    ]
+    if len(holders) != 1:
+        raise UnsafeDocumentError(f"ID {node_id!r} found {len(holders)} times, expected once")
+    element = holders[0]
+    if element.tag != tag or element.get("ID") != node_id:
+        raise UnsafeDocumentError(f"ID {node_id!r} is not carried by a {node_name}")
+    return element
+
+
+def _one(
+    parent: etree._Element, tag: str, error: type[XmlSecurityError] = SignaturePolicyError
+) -> etree._Element:
+    found = [child for child in parent if child.tag == tag]
+    if len(found) != 1:
+        raise error(f"expected exactly one {etree.QName(tag).localname}, found {len(found)}")
+    return found[0]
+
+
+def _checked_signature(element: etree._Element) -> etree._Element:
+    """The enveloped ds:Signature of ``element``, checked against SAML core §5.4 and XML-DSig 1.1."""
+    signature = _one(element, _ds("Signature"))
+    if signature.find(_ds("Object")) is not None:
+        raise SignaturePolicyError("ds:Object is not allowed in SAML signatures (SAML core §5.4.6)")
+    signed_info = _one(signature, _ds("SignedInfo"))
+    c14n = _one(signed_info, _ds("CanonicalizationMethod")).get("Algorithm")
+    if c14n not in _C14N_METHODS:
+        raise SignaturePolicyError(f"SignedInfo canonicalization {c14n!r} is not exclusive c14n")
+    method = _one(signed_info, _ds("SignatureMethod")).get("Algorithm")
+    if method not in SIGNATURE_METHODS:
+        raise SignaturePolicyError(f"signature method {method!r} refused (RSA/ECDSA with SHA-256+ only)")
+    reference = _one(signed_info, _ds("Reference"))
+    expected_uri = "#" + (element.get("ID") or "")
+    if reference.get("URI") != expected_uri:
+        raise SignaturePolicyError(f"Reference URI {reference.get('URI')!r} is not {expected_uri!r}")
+    transforms = [t.get("Algorithm") for t in _one(reference, _ds("Transforms")) if isinstance(t.tag, str)]
+    if (
+        ENVELOPED not in transforms
+        or len(transforms) > 2
+        or any(t not in _REFERENCE_TRANSFORMS for t in transforms)
+    ):
+        raise SignaturePolicyError(f"transforms {transforms} refused (enveloped-signature + exc-c14n only)")
+    digest = _one(reference, _ds("DigestMethod")).get("Algorithm")
+    if digest not in DIGEST_METHODS:
+        raise SignaturePolicyError(f"digest method {digest!r} refused (SHA-256 or better only)")
+    return signature
+
+
+def _select(root: etree._Element, xpath: str) -> etree._Element:
+    # The XPath comes from pysaml2's code (ASSERT_XPATH or the advice path), never from a message.
+    nodes = root.getroottree().xpath(xpath)
+    if not isinstance(nodes, list) or len(nodes) != 1 or not isinstance(nodes[0], etree._Element):
+        raise EncryptionPolicyError(f"XPath {xpath} must select exactly one element")
+    return nodes[0]
+
+
+def _signature_context(key: xmlsec.Key) -> xmlsec.SignatureContext:
+    ctx = xmlsec.SignatureContext()
+    # The setter duplicates the key: the cached one is never touched by two operations.
+    ctx.key = key
+    # libxmlsec's own allow-lists, in case a check above ever misses a node.
+    for transform in (*_REFERENCE_TRANSFORMS.values(), *DIGEST_METHODS.values()):
+        ctx.enable_reference_transform(transform)
+    for transform in (*_C14N_METHODS.values(), *SIGNATURE_METHODS.values()):
+        ctx.enable_signature_transform(transform)
+    return ctx
+
+
+class _KeyCache:
+    """Parsed keys, found by file identity (path, inode, mtime, size) or by content digest.
+
+    pysaml2 writes each metadata certificate to a fresh temporary file before every check, so
+    the content digest is what makes those hits; the file identity avoids re-reading our own keys.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[object, ...], xmlsec.Key] = OrderedDict()
+
+    def _get(self, cache_key: tuple[object, ...]) -> xmlsec.Key | None:
+        with self._lock:
+            key = self._entries.get(cache_key)
+            if key is not None:
+                self._entries.move_to_end(cache_key)
+            return key
+
+    def _put(self, cache_key: tuple[object, ...], key: xmlsec.Key) -> None:
+        with self._lock:
+            self._entries[cache_key] = key
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def load(self, source: str | bytes, key_format: int) -> xmlsec.Key:
+        if isinstance(source, bytes) or source.lstrip().startswith("-----BEGIN"):
+            return self._from_content(source.encode() if isinstance(source, str) else source, key_format)
+        try:
+            st = os.stat(source)
+            file_key = ("file", source, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size, key_format)
+            key = self._get(file_key)
+            if key is None:
+                key = self._from_content(Path(source).read_bytes(), key_format)
+                self._put(file_key, key)
+        except OSError as exc:
+            raise KeyLoadError(f"cannot read {source}: {exc}") from exc
+        return key
+
+    def _from_content(self, data: bytes, key_format: int) -> xmlsec.Key:
+        content_key = ("content", hashlib.sha256(data).digest(), key_format)
+        key = self._get(content_key)
+        if key is None:
+            try:
+                key = xmlsec.Key.from_memory(data, key_format, None)
+            except xmlsec.Error as exc:
+                raise KeyLoadError(f"cannot parse key material: {exc}") from exc
+            self._put(content_key, key)
+        return key
+
+
+class InProcessXmlSecBackend(CryptoBackend):
+    """Drop-in replacement for ``CryptoBackendXmlSec1`` (assign it to ``SecurityContext.crypto``).
+
+    :param data_encryption: AES-GCM URI used by :meth:`encrypt_assertion` / :meth:`encrypt`.
+    :param key_transport: RSA-OAEP URI for the EncryptedKey. ``rsa-oaep-mgf1p`` is the default
+        because Debian's xmlsec1 1.2.x (a peer's pysaml2) cannot read the xmlenc11 one.
+    :param allow_legacy_decryption: also decrypt AES-CBC / 3DES-CBC data (what pysaml2 IdPs on
+        the xmlsec1 backend send); off by default.
+    """
+
+    def __init__(
+        self,
+        data_encryption: str = AES256_GCM,
+        key_transport: str = RSA_OAEP_MGF1P,
+        allow_legacy_decryption: bool = False,
+        cache_size: int = 128,
+    ) -> None:
+        super().__init__()
+        if data_encryption not in _AEAD:
+            raise ValueError(f"data encryption must be one of {sorted(_AEAD)}")
+        if key_transport not in KEY_TRANSPORTS:
+            raise ValueError(f"key transport must be one of {sorted(KEY_TRANSPORTS)}")
+        self.data_encryption = data_encryption
+        self.key_transport = key_transport
+        self.decryption_algorithms = {**_AEAD, **(_LEGACY_CBC if allow_legacy_decryption else {})}
+        self._keys = _KeyCache(cache_size)
+
+    @property
+    def version(self) -> str:
+        """libxmlsec1's version (pysaml2 reads this as a property, like xmlsec1's ``--version``)."""
+        return ".".join(str(part) for part in xmlsec.get_libxmlsec_version())  # type: ignore[attr-defined]
+
+    def sign_statement(
+        self, statement: str | bytes | SamlBase, node_name: str, key_file: str, node_id: str | None
+    ) -> str:
+        """Fill in the ds:Signature template of the ``node_name`` element whose ID is ``node_id``.
+
+        The template (from ``pre_signature_part``) must already ask for SHA-256+ algorithms:
+        SHA-1 is refused rather than silently upgraded, so a misconfiguration shows at once.
+        """
+        root = parse_xml(statement)
+        signature = _checked_signature(_find_signed_element(root, node_name, node_id))
+        ctx = _signature_context(self._keys.load(key_file, _C.KeyDataFormatPem))
+        xmlsec.tree.add_ids(root, ["ID"])
+        try:
+            ctx.sign(signature)
+        except xmlsec.Error as exc:
+            raise SignatureError(f"signing {node_name} failed: {exc}") from exc
+        return _serialize(root)
+
+    def validate_signature(
+        self, signedtext: str | bytes, cert_file: str, cert_type: str, node_name: str, node_id: str | None
+    ) -> bool:
+        """Verify the enveloped signature of one element with the given certificate only.
+
+        Returns ``True`` or raises a :class:`SignatureError` subclass, as the xmlsec1 backend does.
+        ``cert_type`` is ``"pem"`` or ``"der"``; the certificate is not chain-checked here
+        (pysaml2's ``CertHandler`` does that, metadata certificates are usually self-signed).
+        """
+        fmt = {"pem": _C.KeyDataFormatCertPem, "der": _C.KeyDataFormatCertDer}.get(cert_type)
+        if fmt is None:
+            raise KeyLoadError(f"unsupported certificate type {cert_type!r}")
+        root = parse_xml(signedtext)
+        signature = _checked_signature(_find_signed_element(root, node_name, node_id))
+        # The key is set on the context, so libxmlsec never looks at ds:KeyInfo (no KeysManager).
+        ctx = _signature_context(self._keys.load(cert_file, fmt))
+        xmlsec.tree.add_ids(root, ["ID"])
+        try:
+            ctx.verify(signature)
+        except xmlsec.Error as exc:
+            raise SignatureVerificationError(f"signature of {node_name} {node_id} is invalid: {exc}") from exc
+        return True
+
+    def encrypt_assertion(
+        self,
+        statement: str | bytes | SamlBase,
+        enc_key: str,
+        template: str | SamlBase,
+        key_type: str = "",
+        node_xpath: str | None = None,
+        node_id: str | None = None,
+    ) -> str:
+        """Replace the node at ``node_xpath`` (default: Response/EncryptedAssertion/Assertion).
+
+        ``enc_key`` is the recipient's certificate file, ``template`` the ``EncryptedData`` of
+        ``pre_encryption_part``; its algorithms and pysaml2's ``key_type`` (always ``des-192``)
+        are overridden with AES-GCM + RSA-OAEP. The result is what ``SecurityContext.decrypt``
+        of either backend reads.
+        """
+        if isinstance(statement, SamlBase):
+            statement = str(pre_encrypt_assertion(statement))
+        root = parse_xml(statement)
+        return self._encrypt_node(root, _select(root, node_xpath or ASSERT_XPATH), enc_key, template)
+
+    def encrypt(
+        self, text: str | bytes, recv_key: str, template: str | SamlBase, key_type: str = "", xpath: str = ""
+    ) -> str:
+        """Encrypt the document element (or the node at ``xpath``); ``template`` may be a file path."""
+        root = parse_xml(text)
+        if isinstance(template, str) and not template.lstrip().startswith("<"):
+            template = Path(template).read_text(encoding="utf-8")
+        return self._encrypt_node(root, _select(root, xpath) if xpath else root, recv_key, template)
+
+    def _encrypt_node(
+        self, root: etree._Element, node: etree._Element, cert_file: str, template: str | SamlBase
+    ) -> str:
+        encrypted_data = parse_xml(template)
+        if encrypted_data.tag != _xenc("EncryptedData"):
+            raise EncryptionPolicyError("template is not an xenc:EncryptedData")
+        _one(encrypted_data, _xenc("EncryptionMethod"), EncryptionPolicyError).set(
+            "Algorithm", self.data_encryption
+        )
+        # libxmlsec fills a KeyInfo from a KeysManager, and creating one costs ~10 ms (it loads
+        # the OpenSSL trust store): the session key is wrapped here and KeyInfo put back after.
+        key_info = encrypted_data.find(_ds("KeyInfo"))
+        encrypted_keys = [] if key_info is None else key_info.findall(_xenc("EncryptedKey"))
+        if key_info is None or not encrypted_keys:
+            raise EncryptionPolicyError("template has no ds:KeyInfo/xenc:EncryptedKey")
+        encrypted_data.remove(key_info)
+        size, key_data = _AEAD[self.data_encryption]
+        session_key = secrets.token_bytes(size)
+        recipient = self._keys.load(cert_file, _C.KeyDataFormatCertPem)
+        ctx = xmlsec.EncryptionContext()
+        ctx.key = xmlsec.Key.from_binary_data(key_data, session_key)
+        try:
+            for encrypted_key in encrypted_keys:
+                self._wrap_session_key(encrypted_key, session_key, recipient)
+            result = ctx.encrypt_xml(encrypted_data, node)
+        except xmlsec.Error as exc:
+            raise EncryptionPolicyError(f"encryption failed: {exc}") from exc
+        result.insert(1, key_info)  # EncryptedType order: EncryptionMethod, KeyInfo, CipherData
+        return _serialize(root if node is not root else result)
+
+    def _wrap_session_key(
+        self, encrypted_key: etree._Element, session_key: bytes, recipient: xmlsec.Key
+    ) -> None:
+        method = _one(encrypted_key, _xenc("EncryptionMethod"), EncryptionPolicyError)
+        method.set("Algorithm", self.key_transport)
+        for child in list(method):  # digest/MGF parameters of the template's algorithm, not ours
+            method.remove(child)
+        key_info = encrypted_key.find(_ds("KeyInfo"))  # recipient hint (X509Data/KeyName), kept as is
+        if key_info is not None:
+            encrypted_key.remove(key_info)
+        # python-xmlsec's encrypt_binary only takes EncryptedData; EncryptedKey has the same
+        # EncryptedType content (XML-Enc §3.5.1), so the element is renamed for the call.
+        encrypted_key.tag = _xenc("EncryptedData")
+        ctx = xmlsec.EncryptionContext()
+        ctx.key = recipient
+        try:
+            ctx.encrypt_binary(encrypted_key, session_key)
+        finally:
+            encrypted_key.tag = _xenc("EncryptedKey")
+        if key_info is not None:
+            encrypted_key.insert(1, key_info)
+
+    def decrypt(self, enctext: str | bytes | SamlBase, key_file: str) -> str:
+        """Decrypt the first xenc:EncryptedData of the document with the private key ``key_file``.
+
+        Like ``xmlsec1 --decrypt`` one element per call (pysaml2 loops), the rest of the document
+        is returned unchanged. The session key is read from an EncryptedKey in the data's
+        KeyInfo or, as SAML core §2.2.4 allows, a sibling EncryptedKey; KeyInfo never selects
+        the private key.
+        """
+        root = parse_xml(enctext)
+        encrypted_data = next(root.iter(_xenc("EncryptedData")), None)
+        if encrypted_data is None:
+            raise DecryptionPolicyError("no xenc:EncryptedData in document")
+        method = _one(encrypted_data, _xenc("EncryptionMethod"), DecryptionPolicyError)
+        algorithm = method.get("Algorithm") or ""
+        if algorithm not in self.decryption_algorithms:
+            raise DecryptionPolicyError(f"data encryption {algorithm!r} refused")
+        if encrypted_data.get("Type") not in _ENC_TYPES:
+            raise DecryptionPolicyError("only Element/Content encrypted data can be decrypted")
+        private_key = self._keys.load(key_file, _C.KeyDataFormatPem)
+        session_key = self._session_key(encrypted_data, private_key)
+        size, key_data = self.decryption_algorithms[algorithm]
+        if len(session_key) != size:
+            raise DecryptionPolicyError("session key size does not match the data algorithm")
+        ctx = xmlsec.EncryptionContext()
+        ctx.key = xmlsec.Key.from_binary_data(key_data, session_key)
+        parent = encrypted_data.getparent()
+        try:
+            result = ctx.decrypt(encrypted_data)
+        except xmlsec.Error as exc:
+            raise DecryptionPolicyError(f"decryption failed: {exc}") from exc
+        if parent is None and isinstance(result, etree._Element):
+            return _serialize(result)
+        return _serialize(root)
+
+    def _session_key(self, encrypted_data: etree._Element, private_key: xmlsec.Key) -> bytes:
+        key_info = encrypted_data.find(_ds("KeyInfo"))
+        candidates = [] if key_info is None else key_info.findall(_xenc("EncryptedKey"))
+        parent = encrypted_data.getparent()
+        if parent is not None:
+            candidates += parent.findall(_xenc("EncryptedKey"))
+        if not candidates:
+            raise DecryptionPolicyError("no xenc:EncryptedKey for the encrypted data")
+        last_error: Exception | None = None
+        for encrypted_key in candidates:  # one per recipient: try ours against each
+            method = _one(encrypted_key, _xenc("EncryptionMethod"), DecryptionPolicyError).get("Algorithm")
+            if method not in KEY_TRANSPORTS:
+                last_error = DecryptionPolicyError(f"key transport {method!r} refused (RSA-OAEP only)")
+                continue
+            ctx = xmlsec.EncryptionContext()
+            ctx.key = private_key
+            try:
+                session_key = ctx.decrypt(encrypted_key)
+            except xmlsec.Error as exc:
+                last_error = exc
+                continue
+            if isinstance(session_key, bytes):
+                return session_key
+        raise DecryptionPolicyError(f"no EncryptedKey could be decrypted: {last_error}")
+
+
+def make_crypto_backend(name: str) -> CryptoBackend:
+    """``"xmlsec1"``: pysaml2's forking backend; ``"inprocess"``: :class:`InProcessXmlSecBackend`."""
+    if name == "xmlsec1":
+        return CryptoBackendXmlSec1(get_xmlsec_binary())
+    if name == "inprocess":
+        return InProcessXmlSecBackend()
+    raise ValueError(f"unknown crypto backend {name!r} (expected 'xmlsec1' or 'inprocess')")
+
+
+def install_backend(entity: Any, backend: CryptoBackend) -> None:
+    """Make a pysaml2 ``Entity`` (``Server``, ``Saml2Client``) use ``backend`` everywhere.
+
+    ``entity.sec.crypto`` does the XML signatures and encryption of messages; the metadata store
+    has its own ``SecurityContext`` (``entity.metadata.security``) for signed remote metadata.
+    ``entity.sec.sec_backend`` is an ``RSACrypto`` for HTTP-Redirect query-string signatures; it
+    never runs xmlsec1 and is left alone, except that pysaml2 only creates it with its xmlsec1
+    backend, so it is built here when missing. ``entity.reload_metadata`` builds a new metadata
+    store: call this again afterwards.
+    """
+    entity.sec.crypto = backend
+    metadata_security = getattr(getattr(entity, "metadata", None), "security", None)
+    if metadata_security is not None:
+        metadata_security.crypto = backend
+    if entity.sec.sec_backend is None and entity.sec.key_file:
+        entity.sec.sec_backend = RSACrypto(import_rsa_key_from_file(entity.sec.key_file))
+
+
+_SELF_TEST_ASSERTION = (
+    '<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" '
+    'xmlns:ds="http://www.w3.org/2000/09/xmldsig#" ID="{id}" Version="2.0" '
+    'IssueInstant="2000-01-01T00:00:00Z"><saml:Issuer>urn:self-test</saml:Issuer>'
+    '<ds:Signature><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{c14n}"/>'
+    '<ds:SignatureMethod Algorithm="{sig}"/><ds:Reference URI="#{id}"><ds:Transforms>'
+    '<ds:Transform Algorithm="{env}"/><ds:Transform Algorithm="{c14n}"/></ds:Transforms>'
+    '<ds:DigestMethod Algorithm="{digest}"/><ds:DigestValue/></ds:Reference></ds:SignedInfo>'
+    "<ds:SignatureValue/></ds:Signature><saml:Subject><saml:NameID>self-test-subject</saml:NameID>"
+    "</saml:Subject></saml:Assertion>"
+)
+
+
+def _throwaway_key_pair(directory: Path) -> tuple[str, str]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "xml-security self test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .sign(key, hashes.SHA256())
+    )
+    key_file, cert_file = directory / "self-test.key", directory / "self-test.crt"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return str(key_file), str(cert_file)
+
+
+def self_test(backend: CryptoBackend) -> None:
+    """Sign, verify, tamper and encrypt/decrypt a throw-away assertion with ``backend``.
+
+    Called at start-up; any failure raises :class:`CryptoSelfTestError` and the service stops.
+    """
+    assertion_id = "_" + secrets.token_hex(16)
+    statement = _SELF_TEST_ASSERTION.format(
+        id=assertion_id, c14n=EXC_C14N, sig=RSA_SHA256, env=ENVELOPED, digest=DIGEST_SHA256
+    )
+    with tempfile.TemporaryDirectory(prefix="xml-security-") as tmp:
+        key_file, cert_file = _throwaway_key_pair(Path(tmp))
+        try:
+            signed = backend.sign_statement(statement, NODE_NAME, key_file, assertion_id)
+            valid = backend.validate_signature(signed, cert_file, "pem", NODE_NAME, assertion_id)
+        except Exception as exc:
+            raise CryptoSelfTestError(f"sign/verify round trip failed: {exc!r}") from exc
+        if valid is not True:
+            raise CryptoSelfTestError("a valid signature was not accepted")
+        tampered = signed.replace("self-test-subject", "self-test-tampered")
+        try:
+            accepted = backend.validate_signature(tampered, cert_file, "pem", NODE_NAME, assertion_id)
+        except Exception:  # a refusal, whichever way the backend expresses it
+            accepted = False
+        if accepted:
+            raise CryptoSelfTestError("a tampered assertion was accepted")
+        response = (
+            '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+            'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Version="2.0" '
+            'IssueInstant="2000-01-01T00:00:00Z"><saml:EncryptedAssertion>'
+            + etree.tostring(parse_xml(signed), encoding="unicode")
+            + "</saml:EncryptedAssertion></samlp:Response>"
+        )
+        _, unwrapped = get_pem_wrapped_unwrapped(Path(cert_file).read_text(encoding="ascii"))
+        try:
+            encrypted = backend.encrypt_assertion(
+                response, cert_file, pre_encryption_part(encrypt_cert=unwrapped), "des-192", None
+            )
+            decrypted = backend.decrypt(encrypted, key_file)
+        except Exception as exc:
+            raise CryptoSelfTestError(f"encrypt/decrypt round trip failed: {exc!r}") from exc
+        if "self-test-subject" in encrypted or "self-test-subject" not in decrypted:
+            raise CryptoSelfTestError("encryption round trip did not hide and restore the assertion")
