@@ -24,10 +24,9 @@ from federation.settings import Settings
 ATTRIBUTE_MAP_DIR = str(Path(__file__).parent / "attributemaps")
 SIGNING_ALGORITHM = SIG_RSA_SHA256
 DIGEST_ALGORITHM = DIGEST_SHA256
-# Caps applied before any inflate/parse (DESIGN §5): a deflated AuthnRequest in a URL and a
-# base64 Response in a form.
+# Cap applied before any inflate/parse (DESIGN §5) of a deflated AuthnRequest in a URL; the POST
+# cap is in federation.saml_response.
 MAX_REDIRECT_MESSAGE_CHARS = 16 * 1024
-MAX_POST_MESSAGE_CHARS = 200 * 1024
 
 __all__ = [
     "BINDING_HTTP_POST",

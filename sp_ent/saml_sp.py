@@ -1,15 +1,8 @@
-"""The ENT portal as a SAML SP of ÉduConnect: signed AuthnRequests out, strict Responses in.
-
-Incoming Responses (DESIGN §5): size capped before decoding, no DOCTYPE, Response and Assertion
-both signed by a key of the IdP's metadata, exactly one assertion, InResponseTo among this
-browser's pending requests (never unsolicited), audience / destination / recipient / time window
-checked by pysaml2 with our skew; the assertion ID is consumed once by the caller.
-"""
+"""The ENT portal as a SAML SP of ÉduConnect: signed AuthnRequests out, strict Responses in
+(``federation.saml_response``)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,30 +10,10 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
 from saml2.samlp import IDPEntry, IDPList, Scoping
 
-from federation.errors import ConfigurationError, ProtocolError
-from federation.saml import (
-    MAX_POST_MESSAGE_CHARS,
-    SIGNING_ALGORITHM,
-    build_config,
-    metadata_xml,
-    service_block,
-)
+from federation.errors import ConfigurationError
+from federation.saml import SIGNING_ALGORITHM, build_config, metadata_xml, service_block
+from federation.saml_response import VerifiedAssertion, parse_strict_response
 from federation.settings import Settings
-
-
-@dataclass(frozen=True)
-class AuthenticatedParent:
-    """What the ENT learnt from one verified assertion."""
-
-    issuer: str
-    subject: str  # persistent pairwise NameID
-    assertion_id: str
-    in_response_to: str
-    attributes: dict[str, list[str]]
-
-    def first(self, name: str) -> str:
-        values = self.attributes.get(name) or [""]
-        return values[0]
 
 
 @dataclass(frozen=True)
@@ -96,33 +69,5 @@ class SamlServiceProvider:
         location = dict(info["headers"])["Location"]
         return OutgoingRequest(request_id=request_id, url=location)
 
-    def parse_response(self, form: Mapping[str, str], outstanding: Mapping[str, str]) -> AuthenticatedParent:
-        encoded = form.get("SAMLResponse", "")
-        if not encoded or len(encoded) > MAX_POST_MESSAGE_CHARS:
-            raise ProtocolError("SAMLResponse absent or too large")
-        try:
-            xml = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ProtocolError("SAMLResponse is not base64") from exc
-        if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
-            raise ProtocolError("DOCTYPE in SAMLResponse")
-        try:
-            response = self.client.parse_authn_request_response(
-                encoded, BINDING_HTTP_POST, outstanding=dict(outstanding)
-            )
-        except Exception as exc:  # pysaml2 raises dozens of unrelated types; all mean "refused"
-            raise ProtocolError(f"Response refused: {type(exc).__name__}: {exc}") from exc
-        if response is None:
-            raise ProtocolError("Response refused")
-        message = response.response
-        if len(message.assertion) + len(message.encrypted_assertion) != 1:
-            raise ProtocolError("exactly one assertion expected")
-        if response.issuer() != self.idp_entity_id:
-            raise ProtocolError(f"unexpected issuer {response.issuer()}")
-        return AuthenticatedParent(
-            issuer=response.issuer(),
-            subject=response.name_id.text,
-            assertion_id=response.assertion.id,
-            in_response_to=message.in_response_to,
-            attributes={k: [str(v) for v in vals] for k, vals in response.get_identity().items()},
-        )
+    def parse_response(self, form: Mapping[str, str], outstanding: Mapping[str, str]) -> VerifiedAssertion:
+        return parse_strict_response(self.client, form, outstanding, self.idp_entity_id)

@@ -15,3 +15,33 @@ class TooManyAttempts(FederationError):
 
     code = "trop_de_tentatives"
     http_status = 429
+
+
+class InvalidPassword(FederationError):
+    """The chosen password breaks the published rule; ``check`` names every failed rule."""
+
+    code = "mot_de_passe_invalide"
+    http_status = 200
+
+    def __init__(self, check: object) -> None:
+        super().__init__("password rule")
+        self.check = check
+
+
+class IdentifierTaken(Exception):
+    """Storage: the identifier was taken meanwhile (unique index); try the next number."""
+
+
+class AlreadyLinked(Exception):
+    """Storage: this upstream identity already has an account (created by a parallel request)."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(account_id)
+        self.account_id = account_id
+
+
+class UpstreamRefused(FederationError):
+    """ATEN did not authenticate the parent (wrong status, cancelled, refused)."""
+
+    code = "aten_refus"
+    http_status = 400

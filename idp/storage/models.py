@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from federation.database import Base
@@ -38,3 +38,19 @@ class PairwiseSubjectRow(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     audience: Mapped[str] = mapped_column(String(1024))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UpstreamLinkRow(Base):
+    """An ÉduConnect account's link to its ATEN identity (DESIGN §3): unique per (issuer, NameID)."""
+
+    __tablename__ = "upstream_links"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_upstream_issuer_subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    issuer: Mapped[str] = mapped_column(String(1024))
+    subject: Mapped[str] = mapped_column(String(256))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    # FrEduVecteur values of the last ATEN login, JSON list (the children ATEN knows of).
+    vectors: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,74 @@
+"""Strict reading of an incoming SAML Response (at the ENT, and at ÉduConnect from ATEN).
+
+DESIGN §5: size capped before decoding, no DOCTYPE, signature by a key of the issuer's metadata
+(pysaml2, with ``want_response_signed`` / ``want_assertions_signed``), identity read only from
+the signed assertion, exactly one assertion, InResponseTo among this browser's pending requests
+(never unsolicited), Audience / Destination / Recipient / time window with our skew (pysaml2).
+The caller consumes the assertion ID once (``federation.stores.consume_once``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from saml2 import BINDING_HTTP_POST
+from saml2.client import Saml2Client
+
+from federation.errors import ProtocolError
+
+MAX_POST_MESSAGE_CHARS = 200 * 1024
+
+
+@dataclass(frozen=True)
+class VerifiedAssertion:
+    issuer: str
+    subject: str  # the persistent NameID value
+    subject_format: str
+    assertion_id: str
+    in_response_to: str
+    attributes: dict[str, list[str]]
+
+    def first(self, name: str) -> str:
+        values = self.attributes.get(name) or [""]
+        return values[0]
+
+
+def parse_strict_response(
+    client: Saml2Client, form: Mapping[str, str], outstanding: Mapping[str, str], expected_issuer: str
+) -> VerifiedAssertion:
+    encoded = form.get("SAMLResponse", "")
+    if not encoded or len(encoded) > MAX_POST_MESSAGE_CHARS:
+        raise ProtocolError("SAMLResponse absent or too large")
+    try:
+        xml = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ProtocolError("SAMLResponse is not base64") from exc
+    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+        raise ProtocolError("DOCTYPE in SAMLResponse")
+    try:
+        response = client.parse_authn_request_response(
+            encoded, BINDING_HTTP_POST, outstanding=dict(outstanding)
+        )
+    except Exception as exc:  # pysaml2 raises dozens of unrelated types; all mean "refused"
+        raise ProtocolError(f"Response refused: {type(exc).__name__}: {exc}") from exc
+    if response is None:
+        raise ProtocolError("Response refused")
+    message = response.response
+    if len(message.assertion) + len(message.encrypted_assertion) != 1:
+        raise ProtocolError("exactly one assertion expected")
+    if response.issuer() != expected_issuer or response.assertion.issuer.text.strip() != expected_issuer:
+        raise ProtocolError(f"unexpected issuer {response.issuer()}")
+    name_id = response.name_id
+    if name_id is None or not name_id.text:
+        raise ProtocolError("assertion without NameID")
+    return VerifiedAssertion(
+        issuer=expected_issuer,
+        subject=name_id.text.strip(),
+        subject_format=name_id.format or "",
+        assertion_id=response.assertion.id,
+        in_response_to=message.in_response_to,
+        attributes={k: [str(v) for v in vals] for k, vals in response.get_identity().items()},
+    )

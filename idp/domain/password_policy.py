@@ -1,0 +1,100 @@
+"""The password rule of the académie's help page (DESIGN §6), checked on the server.
+
+« au moins 8 caractères et respecter 3 des 4 critères suivants : au moins une minuscule, au moins
+une majuscule, au moins un chiffre, au moins un caractère spécial, parmi (! ? @ # $ ( ) { } [ ] _
+& + - % ^ * < > £ µ / ; ,) ». Also refused: a mismatch between the two fields, the identifier
+itself, more than 128 characters, and characters that are neither letters, digits nor one of the
+listed specials (a space or « ~ » would be typed differently on another keyboard and lock the
+parent out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIN_LENGTH = 8
+MAX_LENGTH = 128
+SPECIALS = frozenset("!?@#$(){}[]_&+-%^*<>£µ/;,")
+SPECIALS_TEXT = "! ? @ # $ ( ) { } [ ] _ & + - % ^ * < > £ µ / ; ,"
+CLASSES_REQUIRED = 3
+
+# Stable codes → French wording shown next to the password field.
+RULES: dict[str, str] = {
+    "longueur": "Au moins 8 caractères",
+    "criteres": "Au moins 3 des 4 critères : une minuscule, une majuscule, un chiffre, un caractère spécial",
+    "minuscule": "Au moins une minuscule",
+    "majuscule": "Au moins une majuscule",
+    "chiffre": "Au moins un chiffre",
+    "special": f"Au moins un caractère spécial parmi {SPECIALS_TEXT}",
+}
+ERRORS: dict[str, str] = {
+    "longueur": "Le mot de passe doit comporter au moins 8 caractères.",
+    "trop_long": "Le mot de passe ne doit pas dépasser 128 caractères.",
+    "criteres": "Le mot de passe doit respecter au moins 3 des 4 critères "
+    "(minuscule, majuscule, chiffre, caractère spécial).",
+    "caractere_interdit": "Le mot de passe contient un caractère non accepté",
+    "identifiant": "Le mot de passe ne doit pas être votre identifiant.",
+    "confirmation": "Les deux mots de passe saisis sont différents.",
+    "vide": "Saisissez un mot de passe.",
+}
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    failures: tuple[str, ...]  # codes of ERRORS
+    classes: frozenset[str]  # which of minuscule / majuscule / chiffre / special are present
+    forbidden: tuple[str, ...] = ()  # characters outside the accepted alphabet
+
+    @property
+    def is_valid(self) -> bool:
+        return not self.failures
+
+    def messages(self) -> list[str]:
+        result = []
+        for code in self.failures:
+            text = ERRORS[code]
+            if code == "caractere_interdit":
+                shown = " ".join(f"« {c} »" if not c.isspace() else "« espace »" for c in self.forbidden)
+                text = f"{text} : {shown}."
+            result.append(text)
+        return result
+
+
+def character_classes(password: str) -> frozenset[str]:
+    found = set()
+    for c in password:
+        if c.isdigit() and c.isascii():
+            found.add("chiffre")
+        elif c in SPECIALS:
+            found.add("special")
+        elif c.isalpha() and c.islower():
+            found.add("minuscule")
+        elif c.isalpha() and c.isupper():
+            found.add("majuscule")
+    return frozenset(found)
+
+
+def _is_accepted(c: str) -> bool:
+    return (c.isascii() and c.isdigit()) or c in SPECIALS or (c.isalpha() and (c.islower() or c.isupper()))
+
+
+def check_password(password: str, confirmation: str, identifier: str) -> PasswordCheck:
+    """Every failed rule, in page order; the length cap is checked before anything else costs."""
+    if len(password) > MAX_LENGTH:
+        return PasswordCheck(("trop_long",), frozenset())
+    if not password:
+        return PasswordCheck(("vide",), frozenset())
+    classes = character_classes(password)
+    forbidden = tuple(dict.fromkeys(c for c in password if not _is_accepted(c)))
+    failures = []
+    if len(password) < MIN_LENGTH:
+        failures.append("longueur")
+    if len(classes) < CLASSES_REQUIRED:
+        failures.append("criteres")
+    if forbidden:
+        failures.append("caractere_interdit")
+    if identifier and password.lower() == identifier.lower():
+        failures.append("identifiant")
+    if password != confirmation:
+        failures.append("confirmation")
+    return PasswordCheck(tuple(failures), classes, forbidden)
