@@ -59,6 +59,9 @@ class Settings:
     # Peers' metadata: the ENT and ATEN read the IdP's, the IdP reads the SPs' and ATEN's.
     peer_metadata: tuple[Path, ...]
     service_providers: tuple[ServiceProvider, ...] = ()
+    # ATEN's entity ID: the ENT names it in <samlp:Scoping> to ask for the transition, the IdP
+    # sends its own AuthnRequest there.
+    aten_entity_id: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -144,8 +147,17 @@ def build_settings(
         clock_skew_seconds=reader.integer("clock_skew_seconds", default=180, low=0, high=600),
         peer_metadata=tuple(reader.path_list("peer_metadata")),
         service_providers=tuple(reader.service_providers()) if service == "idp" else (),
+        aten_entity_id=_aten_entity_id(reader, env),
         extra={k: v for k, v in data.items() if isinstance(v, dict)},
     )
+
+
+def _aten_entity_id(reader: _Reader, env: Mapping[str, str]) -> str | None:
+    explicit = reader.optional_text("aten_entity_id", "ATEN_ENTITY_ID")
+    if explicit:
+        return explicit
+    aten_base = env.get("ATEN_BASE_URL")
+    return f"{aten_base.rstrip('/')}/saml/metadata" if aten_base else None
 
 
 def _demo_secret(state_dir: Path, service: str) -> str:

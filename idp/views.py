@@ -12,13 +12,13 @@ from federation.errors import SessionExpired
 from federation.sessions import rotate_session
 from federation.web import allow_form_action
 from idp import services
+from idp.continuation import NEXT_URL_KEY, PENDING_SAML_KEY, continue_url, pending_step
 from idp.domain.errors import InvalidCredentials, TooManyAttempts
 from idp.domain.release import released_attributes
 from idp.saml_idp import AuthenticationRequest
 
 bp = Blueprint("idp", __name__, template_folder="templates")
 
-PENDING_KEY = "pending_authn"
 HELP_URL = "https://educonnect.education.gouv.fr/educt-aide/aide/"
 
 
@@ -38,7 +38,7 @@ def metadata() -> ResponseReturnValue:
 @bp.get("/saml/sso")
 def single_sign_on() -> ResponseReturnValue:
     authn = services().saml.parse_redirect_request(request.args, _now())
-    session[PENDING_KEY] = dataclasses.asdict(authn)
+    session[PENDING_SAML_KEY] = dataclasses.asdict(authn)
     if session.get("account_id") and not authn.force_authn:
         return redirect(url_for(".answer"))
     return redirect(url_for(".login"))
@@ -58,27 +58,32 @@ def login() -> ResponseReturnValue:
         return render_template(
             "login.html", help_url=HELP_URL, identifier=identifier[:64], error=exc.code
         ), status
-    pending = session.get(PENDING_KEY)
+    start_authenticated_session(account.id)
+    return redirect(continue_url(account))
+
+
+def start_authenticated_session(account_id: str) -> None:
+    """New session id (no fixation), keeping only the pending requests of this browser."""
+    kept = {k: session[k] for k in (PENDING_SAML_KEY, NEXT_URL_KEY) if k in session}
     session.clear()
     rotate_session(session)
-    session["account_id"] = account.id
+    session.update(kept)
+    session["account_id"] = account_id
     session["auth_time"] = _now().isoformat()
-    if pending:
-        session[PENDING_KEY] = pending
-        return redirect(url_for(".answer"))
-    return redirect(url_for(".signed_in"))
 
 
 @bp.get("/saml/reponse")
 def answer() -> ResponseReturnValue:
     """Answer the pending AuthnRequest with a signed Response (HTTP-POST binding, our own form)."""
-    pending = session.pop(PENDING_KEY, None)
-    if not pending:
+    if not session.get(PENDING_SAML_KEY):
         raise SessionExpired("no pending AuthnRequest")
     account = services().accounts.by_id(session.get("account_id", ""))
     if account is None:
-        session[PENDING_KEY] = pending
         return redirect(url_for(".login"))
+    step = pending_step(account)
+    if step:
+        return redirect(step)
+    pending = session.pop(PENDING_SAML_KEY)
     authn = AuthenticationRequest(**{**pending, "requested_idps": tuple(pending["requested_idps"])})
     auth_time = dt.datetime.fromisoformat(session["auth_time"])
     saml = services().saml

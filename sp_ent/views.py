@@ -7,7 +7,7 @@ import time
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from federation.errors import SessionExpired
+from federation.errors import ConfigurationError, SessionExpired
 from federation.sessions import rotate_session
 from federation.stores import consume_once
 from federation.web import csrf, get_store
@@ -36,17 +36,24 @@ def metadata() -> ResponseReturnValue:
 @bp.get("/connexion/educonnect")
 def login_educonnect() -> ResponseReturnValue:
     """« Je dispose d'un compte Educonnect »: a signed AuthnRequest to ÉduConnect (flow A2)."""
-    outgoing = services().saml.authn_request()
+    return _send_authn_request(scoped_idp=None)
+
+
+@bp.get("/connexion/sans-compte")
+def transition() -> ResponseReturnValue:
+    """« Je n'ai pas de compte Educonnect »: the same request, scoped to ATEN (flow B1)."""
+    aten = services().settings.aten_entity_id
+    if not aten:
+        raise ConfigurationError("ent.aten_entity_id manquant")
+    return _send_authn_request(scoped_idp=aten)
+
+
+def _send_authn_request(scoped_idp: str | None) -> ResponseReturnValue:
+    outgoing = services().saml.authn_request(scoped_idp=scoped_idp)
     pending = dict(session.get(PENDING_KEY, {}))
     pending[outgoing.request_id] = int(time.time())
     session[PENDING_KEY] = dict(sorted(pending.items(), key=lambda kv: kv[1])[-MAX_PENDING:])
     return redirect(outgoing.url)
-
-
-@bp.get("/connexion/sans-compte")
-def transition() -> str:
-    """« Je n'ai pas de compte Educonnect »: the parcours de transition comes with the ATEN issue."""
-    return render_template("transition_soon.html")
 
 
 @bp.post("/saml/acs")

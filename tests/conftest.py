@@ -45,6 +45,7 @@ class Deployment:
         }
         if service == "ent":
             data["peer_metadata"] = [str(self.metadata_dir / "idp.xml")]
+            data["aten_entity_id"] = f"{BASE_URLS['aten']}/saml/metadata"
         if service == "idp":
             data["service_providers"] = [{"metadata": str(self.metadata_dir / "ent.xml")}]
         data.update(overrides)

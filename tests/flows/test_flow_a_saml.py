@@ -24,7 +24,8 @@ def test_portal_offers_the_two_paths(browser):
     portal = browser.get("https://ent.test/")
     assert "Je dispose d'un compte Educonnect" in page_text(portal)
     assert "Je n'ai pas de compte Educonnect" in page_text(portal)
-    assert browser.get("https://ent.test/connexion/sans-compte").status_code == 200
+    to_idp = browser.get("https://ent.test/connexion/sans-compte")
+    assert to_idp.status_code == 302 and to_idp.headers["Location"].startswith("https://idp.test/saml/sso?")
 
 
 def test_parent_signs_in_and_lands_on_the_ent(browser, parent):
