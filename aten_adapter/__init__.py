@@ -1,26 +1,57 @@
-"""ATEN: an académie's legacy directory behind a SAML IdP (the upstream of the parcours de transition)."""
+"""ATEN: an académie's legacy parent directory behind a SAML IdP (upstream of the parcours de
+transition, DESIGN §2 B3). ÉduConnect, acting as SAML SP, sends parents here to sign in once.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, Response, render_template
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from federation.saml import build_config, metadata_xml
+from flask import Flask, current_app
+
+from aten_adapter.directory import open_directory
+from aten_adapter.domain.authentication import Authenticator
+from aten_adapter.domain.parents import ParentDirectory
+from aten_adapter.saml_idp import AtenIdentityProvider
+from aten_adapter.settings import AtenSettings, load_aten_settings
+from federation.saml_backend import check_crypto_backend
 from federation.settings import Settings, load_settings
-from federation.web import create_base_app
-from idp.saml_idp import idp_services
+from federation.stores import StoreCounter
+from federation.web import add_readiness_check, create_base_app, get_store
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+@dataclass(frozen=True)
+class AtenServices:
+    settings: Settings
+    aten: AtenSettings
+    directory: ParentDirectory
+    authenticator: Authenticator
+    saml: AtenIdentityProvider
+
+
+def create_app(settings: Settings | None = None, env: Mapping[str, str] | None = None) -> Flask:
+    """The ATEN service; ``env`` (default ``os.environ``) carries the ``ATEN_*`` overrides."""
     settings = settings or load_settings("aten")
-    app = create_base_app(__name__, settings, service_title="ATEN – Académie de Poitiers")
-    metadata = metadata_xml(build_config(settings, idp_services(settings), name="ATEN"))
+    aten = load_aten_settings(settings, os.environ if env is None else env)
+    app = create_base_app(__name__, settings, service_title=aten.service_title)
+    directory = open_directory(aten.directory)
+    saml = AtenIdentityProvider(settings, aten.service_title)
+    check_crypto_backend(saml.server, settings)
+    app.extensions["aten"] = AtenServices(
+        settings=settings,
+        aten=aten,
+        directory=directory,
+        authenticator=Authenticator(directory, StoreCounter(get_store(app))),
+        saml=saml,
+    )
+    add_readiness_check(app, "directory", directory.check)
+    from aten_adapter.views import bp
 
-    @app.get("/saml/metadata")
-    def saml_metadata() -> Response:
-        return Response(metadata, mimetype="application/samlmetadata+xml")
-
-    @app.get("/")
-    def home() -> str:
-        return render_template("aten_home.html")
-
+    app.register_blueprint(bp)
     return app
+
+
+def services() -> AtenServices:
+    svc: AtenServices = current_app.extensions["aten"]
+    return svc

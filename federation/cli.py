@@ -45,17 +45,29 @@ def create_service_app(service: ServiceName, settings: Settings | None = None) -
     return create_aten(settings)
 
 
-def own_metadata(settings: Settings) -> str:
-    """A service's metadata from its keys and endpoints alone (no peer metadata needed)."""
+def own_metadata(settings: Settings) -> dict[str, str]:
+    """A service's metadata documents by file name, from its keys and endpoints alone.
+
+    ÉduConnect has two: its IdP role toward the ENTs (idp.xml) and its SP role toward ATEN
+    (idp-sp.xml, which ATEN registers).
+    """
     from federation.saml import build_config, metadata_xml
 
     if settings.service == "ent":
         from sp_ent.saml_sp import sp_services
 
-        return metadata_xml(build_config(settings, sp_services(settings)))
-    from idp.saml_idp import idp_services
+        return {"ent.xml": metadata_xml(build_config(settings, sp_services(settings)))}
+    if settings.service == "aten":
+        from aten_adapter.saml_idp import aten_services
 
-    return metadata_xml(build_config(settings, idp_services(settings)))
+        return {"aten.xml": metadata_xml(build_config(settings, aten_services(settings, "ATEN")))}
+    from idp.saml_idp import idp_services
+    from idp.saml_sp_aten import aten_sp_metadata
+
+    return {
+        "idp.xml": metadata_xml(build_config(settings, idp_services(settings))),
+        "idp-sp.xml": aten_sp_metadata(settings),
+    }
 
 
 @click.group()
@@ -88,14 +100,14 @@ def metadata() -> None:
     "--output-dir", type=click.Path(path_type=Path), default=None, help="Default: <state dir>/metadata"
 )
 def metadata_export(services: tuple[ServiceName, ...], output_dir: Path | None) -> None:
-    """Write the metadata of SERVICES (all by default) as <service>.xml."""
+    """Write the metadata of SERVICES (all by default): ent.xml, idp.xml + idp-sp.xml, aten.xml."""
     for service in services or SERVICES:
         settings = _settings(service)
         target_dir = output_dir or settings.state_dir / "metadata"
         target_dir.mkdir(parents=True, exist_ok=True)
-        target = target_dir / f"{service}.xml"
-        target.write_text(own_metadata(settings))
-        click.echo(f"{target}")
+        for name, xml in own_metadata(settings).items():
+            (target_dir / name).write_text(xml)
+            click.echo(f"{target_dir / name}")
 
 
 @main.group()

@@ -54,3 +54,9 @@ class ReplayedMessage(ProtocolError):
     """A message or assertion ID was already consumed."""
 
     code = "message_rejoue"
+
+
+class AuthenticationRefused(ProtocolError):
+    """The upstream IdP answered with a non-success status (refused, cancelled)."""
+
+    code = "authentification_refusee"

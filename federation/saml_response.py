@@ -13,11 +13,13 @@ import base64
 import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from saml2 import BINDING_HTTP_POST
 from saml2.client import Saml2Client
+from saml2.response import StatusError
 
-from federation.errors import ProtocolError
+from federation.errors import AuthenticationRefused, ProtocolError
 
 MAX_POST_MESSAGE_CHARS = 200 * 1024
 
@@ -52,15 +54,19 @@ def parse_strict_response(
         response = client.parse_authn_request_response(
             encoded, BINDING_HTTP_POST, outstanding=dict(outstanding)
         )
+    except StatusError as exc:  # a well-formed "no": the partner did not authenticate the user
+        raise AuthenticationRefused(f"status {type(exc).__name__}: {exc}") from exc
     except Exception as exc:  # pysaml2 raises dozens of unrelated types; all mean "refused"
         raise ProtocolError(f"Response refused: {type(exc).__name__}: {exc}") from exc
-    if response is None:
+    # pysaml2 returns a hollow object for some refusals (e.g. a foreign Destination).
+    if response is None or response.response is None or response.assertion is None:
         raise ProtocolError("Response refused")
     message = response.response
     if len(message.assertion) + len(message.encrypted_assertion) != 1:
         raise ProtocolError("exactly one assertion expected")
     if response.issuer() != expected_issuer or response.assertion.issuer.text.strip() != expected_issuer:
         raise ProtocolError(f"unexpected issuer {response.issuer()}")
+    _check_recipients(response.assertion, set(client.service_urls(binding=BINDING_HTTP_POST)))
     name_id = response.name_id
     if name_id is None or not name_id.text:
         raise ProtocolError("assertion without NameID")
@@ -72,3 +78,17 @@ def parse_strict_response(
         in_response_to=message.in_response_to,
         attributes={k: [str(v) for v in vals] for k, vals in response.get_identity().items()},
     )
+
+
+def _check_recipients(assertion: Any, acs_urls: set[str]) -> None:
+    """SAML profiles §4.1.4.2: a bearer SubjectConfirmationData names our ACS as Recipient.
+
+    pysaml2 skips this check unless given "conversation info", so we make it ourselves.
+    """
+    confirmations = assertion.subject.subject_confirmation if assertion.subject else []
+    if not confirmations:
+        raise ProtocolError("assertion without SubjectConfirmation")
+    for confirmation in confirmations:
+        data = confirmation.subject_confirmation_data
+        if data is None or data.recipient not in acs_urls:
+            raise ProtocolError(f"Recipient {getattr(data, 'recipient', None)!r} is not our ACS")

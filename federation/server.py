@@ -31,5 +31,8 @@ def run_gunicorn(app: Flask, host: str, port: int, workers: int, threads: int) -
             "worker_class": "gthread" if threads > 1 else "sync",
             "accesslog": None,  # the app logs JSON lines with a request id
             "graceful_timeout": 10,
+            # gunicorn 23+ opens a control socket at one fixed path per user: several services on
+            # one host would fight over it, and we do not use it.
+            "control_socket_disable": True,
         },
     ).run()

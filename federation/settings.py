@@ -21,6 +21,8 @@ ServiceName = Literal["idp", "ent", "aten"]
 SERVICES: tuple[ServiceName, ...] = ("idp", "ent", "aten")
 Mode = Literal["demo", "production"]
 CRYPTO_BACKENDS = ("xmlsec1", "inprocess")
+# How the ENT talks to ÉduConnect: SAML 2.0 (default) or OpenID Connect (sp_ent/oidc_rp.py).
+PROTOCOLS = ("saml", "oidc")
 SAMESITE_VALUES = ("Lax", "Strict", "None")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +64,9 @@ class Settings:
     # ATEN's entity ID: the ENT names it in <samlp:Scoping> to ask for the transition, the IdP
     # sends its own AuthnRequest there.
     aten_entity_id: str | None = None
+    protocol: str = "saml"
+    # OpenID Connect clients of the IdP, one TOML file each (« educonnect-bridge oidc client add »).
+    oidc_clients_dir: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -77,7 +82,15 @@ class Settings:
         return self.state_dir / "store.sqlite3"
 
 
-DEFAULT_RELEASE = ("sn", "givenName", "FrEduCtId", "FrEduCtDateConnexion", "FrEduUrlRetour")
+DEFAULT_RELEASE = (
+    "sn",
+    "givenName",
+    "FrEduCtId",
+    "FrEduCtDateConnexion",
+    "FrEduUrlRetour",
+    "FrEduVecteur",
+    "FrEduCtPersonAffiliation",
+)
 
 
 def config_dir(env: Mapping[str, str]) -> Path:
@@ -148,6 +161,12 @@ def build_settings(
         peer_metadata=tuple(reader.path_list("peer_metadata")),
         service_providers=tuple(reader.service_providers()) if service == "idp" else (),
         aten_entity_id=_aten_entity_id(reader, env),
+        protocol=reader.choice("protocol", f"{service.upper()}_PROTOCOL", PROTOCOLS, default="saml"),
+        oidc_clients_dir=reader.path(
+            "oidc_clients_dir", "EDUCONNECT_OIDC_CLIENTS_DIR", default="config/oidc_clients"
+        )
+        if service == "idp"
+        else None,
         extra={k: v for k, v in data.items() if isinstance(v, dict)},
     )
 

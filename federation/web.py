@@ -65,6 +65,11 @@ ERROR_PAGES: dict[str, ErrorPage] = {
         "Cette réponse de connexion a déjà été utilisée.",
         "Recommencez depuis la page « Services en ligne ».",
     ),
+    "authentification_refusee": ErrorPage(
+        "Connexion refusée",
+        "Le service d'authentification n'a pas confirmé votre identité.",
+        "Recommencez et vérifiez votre identifiant et votre mot de passe.",
+    ),
     "service_indisponible": ErrorPage(
         "Service momentanément indisponible",
         "Le service ne peut pas traiter votre demande pour le moment.",
@@ -158,9 +163,15 @@ def _install_security_headers(app: Flask, settings: Settings) -> None:
     app.after_request(headers)
 
 
+def set_restart_url(url: str) -> None:
+    """Where « Recommencer » leads from an error page of this request (default: the home page)."""
+    g.restart_url = url
+
+
 def render_error(code: str, status: int) -> tuple[str, int]:
     page = ERROR_PAGES.get(code, ERROR_PAGES["erreur"])
-    return render_template("error.html", page=page, code=code), status
+    restart = g.get("restart_url") or "/"
+    return render_template("error.html", page=page, code=code, restart_url=restart), status
 
 
 def _install_error_handlers(app: Flask) -> None:

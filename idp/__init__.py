@@ -12,8 +12,10 @@ from federation.settings import Settings, load_settings
 from federation.stores import StoreCounter
 from federation.web import add_readiness_check, create_base_app, get_store
 from idp.domain.authentication import Authenticator
+from idp.domain.transition import TransitionService
 from idp.saml_idp import SamlIdentityProvider
-from idp.storage.sql_accounts import SqlAccountRepository
+from idp.saml_sp_aten import AtenClient
+from idp.storage.sql_accounts import SqlAccountRepository, new_account_id
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class IdpServices:
     accounts: SqlAccountRepository
     authenticator: Authenticator
     saml: SamlIdentityProvider
+    aten: AtenClient
+    transition: TransitionService
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -31,16 +35,22 @@ def create_app(settings: Settings | None = None) -> Flask:
     accounts = SqlAccountRepository(make_session_factory(engine))
     saml = SamlIdentityProvider(settings)
     check_crypto_backend(saml.server, settings)
+    aten = AtenClient(settings)
+    check_crypto_backend(aten.client, settings)
     app.extensions["idp"] = IdpServices(
         settings=settings,
         accounts=accounts,
         authenticator=Authenticator(accounts, StoreCounter(get_store(app))),
         saml=saml,
+        aten=aten,
+        transition=TransitionService(accounts, new_account_id),
     )
     add_readiness_check(app, "database", lambda: ping(engine))
+    from idp.transition_views import bp as transition_bp
     from idp.views import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(transition_bp)
     return app
 
 

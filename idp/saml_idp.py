@@ -85,7 +85,7 @@ class SamlIdentityProvider:
         config = build_config(
             settings,
             idp_services(settings),
-            metadata_files=[p.metadata for p in settings.service_providers] + list(settings.peer_metadata),
+            metadata_files=[p.metadata for p in settings.service_providers],
             name="ÉduConnect",
         )
         self.server = Server(config=config)

@@ -22,7 +22,7 @@ bp = Blueprint("idp", __name__, template_folder="templates")
 HELP_URL = "https://educonnect.education.gouv.fr/educt-aide/aide/"
 
 
-def _now() -> dt.datetime:
+def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
@@ -37,10 +37,13 @@ def metadata() -> ResponseReturnValue:
 
 @bp.get("/saml/sso")
 def single_sign_on() -> ResponseReturnValue:
-    authn = services().saml.parse_redirect_request(request.args, _now())
+    authn = services().saml.parse_redirect_request(request.args, now())
     session[PENDING_SAML_KEY] = dataclasses.asdict(authn)
     if session.get("account_id") and not authn.force_authn:
         return redirect(url_for(".answer"))
+    if services().aten.aten_entity_id in authn.requested_idps:
+        # The ENT asked for the parcours de transition (Scoping, SAML core §3.4.1.2).
+        return redirect(url_for("transition.start"))
     return redirect(url_for(".login"))
 
 
@@ -69,7 +72,7 @@ def start_authenticated_session(account_id: str) -> None:
     rotate_session(session)
     session.update(kept)
     session["account_id"] = account_id
-    session["auth_time"] = _now().isoformat()
+    session["auth_time"] = now().isoformat()
 
 
 @bp.get("/saml/reponse")

@@ -48,6 +48,10 @@ class Deployment:
             data["aten_entity_id"] = f"{BASE_URLS['aten']}/saml/metadata"
         if service == "idp":
             data["service_providers"] = [{"metadata": str(self.metadata_dir / "ent.xml")}]
+            data["peer_metadata"] = [str(self.metadata_dir / "aten.xml")]
+            data["aten_entity_id"] = f"{BASE_URLS['aten']}/saml/metadata"
+        if service == "aten":
+            data["peer_metadata"] = [str(self.metadata_dir / "idp-sp.xml")]
         data.update(overrides)
         env = {"REDIS_URL": redis_url} if redis_url else {}
         return build_settings(service, data, env, root=self.root)
@@ -61,7 +65,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     dep.metadata_dir.mkdir()
     for service in SERVICES:
         settings = dep.settings(service, "sqlite://", None, peer_metadata=[], service_providers=[])
-        (dep.metadata_dir / f"{service}.xml").write_text(own_metadata(settings))
+        for name, xml in own_metadata(settings).items():
+            (dep.metadata_dir / name).write_text(xml)
     return dep
 
 
@@ -109,15 +114,23 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     return Backend("postgres+redis", url, request.getfixturevalue("redis_url"))
 
 
+DEMO_LDIF = Path(__file__).resolve().parents[1] / "config" / "demo" / "aten.ldif"
+
+
 @dataclass
 class Stack:
     idp: Flask
     ent: Flask
+    aten: Flask
     backend: Backend
+
+    def apps(self) -> dict[str, Flask]:
+        return {BASE_URLS["ent"]: self.ent, BASE_URLS["idp"]: self.idp, BASE_URLS["aten"]: self.aten}
 
 
 @pytest.fixture(scope="session")
 def stack(deployment: Deployment, backend: Backend) -> Stack:
+    from aten_adapter import create_app as create_aten
     from idp import create_app as create_idp
     from sp_ent import create_app as create_ent
 
@@ -127,7 +140,15 @@ def stack(deployment: Deployment, backend: Backend) -> Stack:
     ent = create_ent(
         deployment.settings("ent", backend.database_url, backend.redis_url, crypto_backend=backend.crypto)
     )
-    return Stack(idp=idp, ent=ent, backend=backend)
+    aten_settings = deployment.settings(
+        "aten",
+        backend.database_url,
+        backend.redis_url,
+        crypto_backend=backend.crypto,
+        directory={"backend": "ldif", "ldif_file": str(DEMO_LDIF)},
+    )
+    aten = create_aten(aten_settings, env={})
+    return Stack(idp=idp, ent=ent, aten=aten, backend=backend)
 
 
 def settings_with(settings: Settings, **changes: Any) -> Settings:

@@ -45,3 +45,24 @@ class UpstreamRefused(FederationError):
 
     code = "aten_refus"
     http_status = 400
+
+
+class WrongBirthDate(FederationError):
+    """« Ajout d'élèves »: the date does not match, or the child is not this parent's (one message)."""
+
+    code = "date_naissance_incorrecte"
+    http_status = 422
+
+
+class ChildLinkBlocked(FederationError):
+    """Too many wrong dates for this child, ever: only the school can unblock the link."""
+
+    code = "rattachement_bloque"
+    http_status = 422
+
+
+class TooManyBirthDateAttempts(FederationError):
+    """Too many wrong dates for this account in the last 24 hours, all children together."""
+
+    code = "trop_de_dates_incorrectes"
+    http_status = 429

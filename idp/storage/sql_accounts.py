@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
@@ -10,7 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.domain.accounts import Account
-from idp.storage.models import AccountRow, PairwiseSubjectRow, utcnow
+from idp.domain.errors import AlreadyLinked, IdentifierTaken
+from idp.domain.transition import UpstreamIdentity
+from idp.storage.models import AccountRow, PairwiseSubjectRow, UpstreamLinkRow, utcnow
 
 
 def new_account_id() -> str:
@@ -31,7 +34,58 @@ def _to_account(row: AccountRow) -> Account:
     )
 
 
-class SqlAccountRepository:
+class SqlTransitionMixin:
+    """Accounts created from an ATEN identity, and their links (TransitionRepository)."""
+
+    _sessions: sessionmaker[Session]
+
+    def account_for_upstream(self, issuer: str, subject: str) -> Account | None:
+        with self._sessions() as db:
+            row = db.scalar(
+                select(AccountRow)
+                .join(UpstreamLinkRow, UpstreamLinkRow.account_id == AccountRow.id)
+                .where(UpstreamLinkRow.issuer == issuer, UpstreamLinkRow.subject == subject)
+            )
+            return _to_account(row) if row else None
+
+    def identifiers_with_base(self, base: str) -> list[str]:
+        # The base is [a-z0-9.] only (identifier_generation): no LIKE metacharacter to escape.
+        with self._sessions() as db:
+            return list(
+                db.scalars(select(AccountRow.identifier).where(AccountRow.identifier.like(f"{base}%")))
+            )
+
+    def create_linked_account(self, account: Account, identity: UpstreamIdentity) -> None:
+        """Account and link in one transaction; the unique indexes settle every race."""
+        try:
+            with self._sessions.begin() as db:
+                db.add(AccountRow(**_row_values(account)))
+                db.flush()
+                db.add(
+                    UpstreamLinkRow(
+                        issuer=identity.issuer,
+                        subject=identity.subject,
+                        account_id=account.id,
+                        vectors=json.dumps(list(identity.vectors)),
+                    )
+                )
+        except IntegrityError as exc:
+            winner = self.account_for_upstream(identity.issuer, identity.subject)
+            if winner is not None:
+                raise AlreadyLinked(winner.id) from exc
+            raise IdentifierTaken(account.identifier) from exc
+
+    def refresh_upstream(self, identity: UpstreamIdentity) -> None:
+        """Keep the children ATEN lists for this parent (a later transition of a migrated parent)."""
+        with self._sessions.begin() as db:
+            db.execute(
+                update(UpstreamLinkRow)
+                .where(UpstreamLinkRow.issuer == identity.issuer, UpstreamLinkRow.subject == identity.subject)
+                .values(vectors=json.dumps(list(identity.vectors)), updated_at=utcnow())
+            )
+
+
+class SqlAccountRepository(SqlTransitionMixin):
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 

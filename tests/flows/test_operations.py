@@ -63,6 +63,10 @@ def test_service_refuses_to_start_when_the_backend_self_test_fails(deployment, b
     def broken(_backend):
         raise CryptoSelfTestError("a tampered assertion was accepted")
 
+    from federation.saml_backend import tested_backend
+
+    tested_backend.cache_clear()
     monkeypatch.setattr("federation.saml_backend.self_test", broken)
     with pytest.raises(ConfigurationError, match="crypto_backend"):
         create_idp(deployment.settings("idp", backend.database_url, None))
+    tested_backend.cache_clear()

@@ -32,16 +32,21 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     root = tmp_path_factory.mktemp("stack")
     config = root / "config"
     (config / "demo").mkdir(parents=True)
-    shutil.copy(ROOT / "config" / "demo" / "educonnect_accounts.toml", config / "demo")
+    for name in ("educonnect_accounts.toml", "aten.ldif"):
+        shutil.copy(ROOT / "config" / "demo" / name, config / "demo")
     ports = {"ent": free_port(), "idp": free_port(), "aten": free_port()}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    aten_entity_id = f'aten_entity_id = "{urls["aten"]}/saml/metadata"\n'
     (config / "idp.toml").write_text(
-        f'base_url = "{urls["idp"]}"\n[[service_providers]]\nmetadata = "var/metadata/ent.xml"\n'
+        f'base_url = "{urls["idp"]}"\npeer_metadata = ["var/metadata/aten.xml"]\n{aten_entity_id}'
+        '[[service_providers]]\nmetadata = "var/metadata/ent.xml"\n'
     )
     (config / "ent.toml").write_text(
-        f'base_url = "{urls["ent"]}"\npeer_metadata = ["var/metadata/idp.xml"]\n'
+        f'base_url = "{urls["ent"]}"\npeer_metadata = ["var/metadata/idp.xml"]\n{aten_entity_id}'
     )
-    (config / "aten.toml").write_text(f'base_url = "{urls["aten"]}"\n')
+    (config / "aten.toml").write_text(
+        f'base_url = "{urls["aten"]}"\npeer_metadata = ["var/metadata/idp-sp.xml"]\n'
+    )
     env = {**os.environ, "EDUCONNECT_CONFIG_DIR": str(config), "EDUCONNECT_MODE": "demo"}
     for key in ("DATABASE_URL", "REDIS_URL"):
         env.pop(key, None)
@@ -107,6 +112,25 @@ def test_parent_signs_in_over_real_http(running_stack):
     with submit(opener, post.url, post_html) as landing:
         assert landing.url == running_stack["ent"] + "/accueil"
         assert "Bonjour Claire Martin" in landing.read().decode()
+
+
+def test_parent_creates_an_account_through_aten_over_real_http(running_stack):
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    with opener.open(running_stack["ent"] + "/connexion/sans-compte", timeout=10) as aten_login:
+        assert aten_login.url.startswith(running_stack["aten"] + "/connexion")
+        html = aten_login.read().decode()
+    with submit(opener, aten_login.url, html, identifiant="elegoff", mot_de_passe="Aten-LeGoff-86") as to_idp:
+        to_idp_html = to_idp.read().decode()
+    with submit(opener, to_idp.url, to_idp_html) as confirmed:
+        assert confirmed.url == running_stack["idp"] + "/transition/compte"
+        assert "Choisir mon mot de passe" in confirmed.read().decode()
+    with opener.open(running_stack["idp"] + "/transition/mot-de-passe", timeout=10) as form:
+        form_html = form.read().decode()
+        assert "e.legoff1" in form_html
+    with submit(
+        opener, form.url, form_html, mot_de_passe="Rentree-2026!", confirmation="Rentree-2026!"
+    ) as done:
+        assert "Votre compte est créé." in done.read().decode()
 
 
 def test_each_service_reports_ready_and_serves_metadata(running_stack):

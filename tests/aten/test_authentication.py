@@ -1,0 +1,123 @@
+"""Login throttling and identifiant handling of the ATEN domain, with in-memory fakes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from aten_adapter.domain.authentication import (
+    MAX_FAILURES_PER_ADDRESS,
+    MAX_FAILURES_PER_IDENTIFIER_AND_ADDRESS,
+    Authenticator,
+)
+from aten_adapter.domain.errors import InvalidCredentials, TooManyAttempts
+from aten_adapter.domain.parents import Parent
+
+PASSWORD = "Aten-Durand-86"
+PARENT = Parent("mdurand", "5d4df3da", "Durand", "Marie", None, ())
+
+
+@dataclass
+class FakeDirectory:
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def authenticate(self, uid: str, password: str) -> Parent | None:
+        self.calls.append((uid, password))
+        return PARENT if (uid, password) == ("mdurand", PASSWORD) else None
+
+    def check(self) -> None:
+        pass
+
+
+@dataclass
+class MemoryCounter:
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def hit(self, key: str, window_seconds: int) -> int:
+        self.counts[key] = self.counts.get(key, 0) + 1
+        return self.counts[key]
+
+    def peek(self, key: str) -> int:
+        return self.counts.get(key, 0)
+
+    def clear(self, key: str) -> None:
+        self.counts.pop(key, None)
+
+
+@pytest.fixture
+def directory():
+    return FakeDirectory()
+
+
+@pytest.fixture
+def authenticator(directory):
+    return Authenticator(directory, MemoryCounter())
+
+
+def test_right_password(authenticator):
+    assert authenticator.authenticate("mdurand", PASSWORD, "192.0.2.1") == PARENT
+
+
+def test_identifiant_is_trimmed_and_lowercased(authenticator, directory):
+    assert authenticator.authenticate("  MDurand ", PASSWORD, "192.0.2.1") == PARENT
+    assert directory.calls == [("mdurand", PASSWORD)]
+
+
+@pytest.mark.parametrize("identifier", ["inconnu", "mdurand"])
+def test_unknown_and_wrong_are_one_failure(authenticator, identifier):
+    with pytest.raises(InvalidCredentials) as caught:
+        authenticator.authenticate(identifier, "Mauvais-2024", "192.0.2.1")
+    assert caught.value.code == "identifiants_invalides"
+
+
+@pytest.mark.parametrize(
+    ("identifier", "password"),
+    [
+        ("mdurand)(uid=*", PASSWORD),
+        ("*", PASSWORD),
+        ("m durand", PASSWORD),
+        ("mdurand\x00", PASSWORD),
+        ("", PASSWORD),
+        ("a" * 65, PASSWORD),
+        ("mdurand", ""),
+        ("mdurand", "x" * 129),
+    ],
+)
+def test_impossible_input_never_reaches_the_directory(authenticator, directory, identifier, password):
+    with pytest.raises(InvalidCredentials):
+        authenticator.authenticate(identifier, password, "192.0.2.1")
+    assert directory.calls == []
+
+
+def test_fifth_failure_locks_this_identifiant_from_this_address_only(authenticator):
+    for _ in range(MAX_FAILURES_PER_IDENTIFIER_AND_ADDRESS):
+        with pytest.raises(InvalidCredentials):
+            authenticator.authenticate("mdurand", "Mauvais-2024", "192.0.2.1")
+    with pytest.raises(TooManyAttempts):
+        authenticator.authenticate("mdurand", PASSWORD, "192.0.2.1")  # even the right one
+    # Elsewhere the parent still signs in: nobody can lock a parent out from afar.
+    assert authenticator.authenticate("mdurand", PASSWORD, "198.51.100.7") == PARENT
+
+
+def test_one_address_trying_many_identifiants_is_stopped(authenticator):
+    for n in range(MAX_FAILURES_PER_ADDRESS):
+        with pytest.raises(InvalidCredentials):
+            authenticator.authenticate(f"parent{n}", "Mauvais-2024", "192.0.2.9")
+    with pytest.raises(TooManyAttempts):
+        authenticator.authenticate("mdurand", PASSWORD, "192.0.2.9")
+
+
+def test_success_resets_the_identifiant_counter(authenticator):
+    for _ in range(MAX_FAILURES_PER_IDENTIFIER_AND_ADDRESS - 1):
+        with pytest.raises(InvalidCredentials):
+            authenticator.authenticate("mdurand", "Mauvais-2024", "192.0.2.1")
+    authenticator.authenticate("mdurand", PASSWORD, "192.0.2.1")
+    with pytest.raises(InvalidCredentials):
+        authenticator.authenticate("mdurand", "Mauvais-2024", "192.0.2.1")  # not yet locked
+
+
+def test_counter_keys_do_not_collide_with_the_idp(authenticator):
+    with pytest.raises(InvalidCredentials):
+        authenticator.authenticate("mdurand", "Mauvais-2024", "192.0.2.1")
+    assert all(key.startswith("aten-") for key in authenticator.failures.counts)
