@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ENV = {
     "POSTGRES_PASSWORD": "pw",
     "LDAP_ADMIN_PASSWORD": "pw",
+    "ATEN_LDAP_BIND_PASSWORD": "pw",
     "EDUCONNECT_SECRET_KEY": "k" * 40,
     "ENT_BASE_URL": "https://ent.example.fr",
     "IDP_BASE_URL": "https://educonnect.example.fr",
@@ -55,6 +56,15 @@ def test_services_wait_for_their_dependencies(config):
         assert depends["postgres"]["condition"] == "service_healthy"
         assert depends["redis"]["condition"] == "service_healthy"
     assert config["services"]["aten"]["depends_on"]["openldap"]["condition"] == "service_healthy"
+
+
+def test_aten_reads_the_openldap_directory_seeded_with_the_schema(config):
+    env = config["services"]["aten"]["environment"]
+    assert env["ATEN_DIRECTORY_BACKEND"] == "ldap"
+    assert env["ATEN_LDAP_URL"] == "ldap://openldap:1389"
+    mounts = " ".join(str(v) for v in config["services"]["openldap"]["volumes"])
+    assert "config/ldap/schema/aten.ldif" in mounts and "aten.ldif" in mounts
+    assert (ROOT / "config" / "ldap" / "schema" / "aten.ldif").exists()
 
 
 def test_services_run_in_production_mode_with_the_shared_stores(config):
