@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 import logging
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from aten_adapter import services
@@ -15,7 +15,7 @@ from aten_adapter.domain.release import released_attributes
 from aten_adapter.saml_idp import AuthenticationRequest
 from federation.errors import SessionExpired
 from federation.sessions import rotate_session
-from federation.web import allow_form_action
+from federation.web import allow_form_action, saml_metadata_response
 
 bp = Blueprint("aten", __name__, template_folder="templates")
 log = logging.getLogger("educonnect.aten")
@@ -30,11 +30,7 @@ def _now() -> dt.datetime:
 
 @bp.get("/saml/metadata")
 def metadata() -> ResponseReturnValue:
-    return Response(
-        services().saml.metadata,
-        mimetype="application/samlmetadata+xml",
-        headers={"Cache-Control": "public, max-age=3600"},
-    )
+    return saml_metadata_response(services().saml.metadata)
 
 
 @bp.get("/saml/sso")
@@ -69,10 +65,10 @@ def login() -> ResponseReturnValue:
     rotate_session(session)
     session["aten_uid"] = parent.uid
     session["auth_time"] = authn_instant.isoformat()
-    authn = AuthenticationRequest(**pending)
+    authn = AuthenticationRequest.from_session(pending)
     form = services().saml.build_response(
         authn,
-        persistent_id=parent.persistent_id,
+        subject=parent.persistent_id,
         attributes=released_attributes(parent),
         authn_instant=authn_instant,
     )

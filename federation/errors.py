@@ -60,3 +60,17 @@ class AuthenticationRefused(ProtocolError):
     """The upstream IdP answered with a non-success status (refused, cancelled)."""
 
     code = "authentification_refusee"
+
+
+class InvalidCredentials(FederationError):
+    """Unknown identifier or wrong password: one failure, one message, never which one."""
+
+    code = "identifiants_invalides"
+    http_status = 200
+
+
+class TooManyAttempts(FederationError):
+    """Too many failed logins for this identifier from this address, or from this address."""
+
+    code = "trop_de_tentatives"
+    http_status = 429

@@ -31,11 +31,22 @@ layout = Blueprint(
 csrf = CSRFProtect()
 
 
+HELP_URL = "https://educonnect.education.gouv.fr/educt-aide/aide/"
+
+# Under the service title in the page header (DSFR « baseline »), by service.
+SERVICE_TAGLINES: dict[str, str] = {
+    "idp": "Un compte unique pour suivre la scolarité de vos enfants",
+    "ent": "Académie de Poitiers – l'accès à l'ENT de l'établissement",
+    "aten": "Votre ancien compte, pour créer votre compte ÉduConnect",
+}
+
+
 @dataclass(frozen=True)
 class ErrorPage:
     title: str
     message: str
     next_step: str
+    action: str = "Recommencer"  # the button that leads to the next step
 
 
 # Parent-facing wording of each failure, keyed by the stable codes of errors.py.
@@ -49,6 +60,43 @@ ERROR_PAGES: dict[str, ErrorPage] = {
         "Le formulaire a expiré",
         "Pour votre sécurité, ce formulaire n'est plus valable.",
         "Revenez à la page précédente, rechargez-la puis recommencez.",
+    ),
+    "aten_refus": ErrorPage(
+        "Connexion ATEN refusée",
+        "Le service ATEN de votre académie n'a pas confirmé votre identité : "
+        "votre compte ÉduConnect n'a pas été créé.",
+        "Recommencez avec « Je n'ai pas de compte Educonnect » et vérifiez votre identifiant et votre "
+        "mot de passe ATEN. Si vous les avez perdus, contactez l'établissement de votre enfant.",
+    ),
+    "trop_de_tentatives": ErrorPage(
+        "Trop de tentatives de connexion",
+        "Pour protéger votre compte, la connexion est suspendue après plusieurs essais incorrects.",
+        "Réessayez dans 15 minutes.",
+        "Revenir à la connexion",
+    ),
+    "rattachement_bloque": ErrorPage(
+        "Rattachement de l'élève bloqué",
+        "Trop de dates de naissance incorrectes ont été saisies pour cet élève : "
+        "son rattachement à votre compte est bloqué.",
+        "Contactez le secrétariat de l'établissement de votre enfant pour le faire débloquer.",
+        "Continuer",
+    ),
+    "trop_de_dates_incorrectes": ErrorPage(
+        "Trop de dates de naissance incorrectes",
+        "Pour protéger les données des élèves, l'ajout d'élèves est suspendu pour 24 heures.",
+        "Réessayez demain ou contactez l'établissement de votre enfant.",
+        "Continuer",
+    ),
+    "annuaire_incoherent": ErrorPage(
+        "Compte ATEN incomplet",
+        "Les informations de votre compte ATEN ne permettent pas de créer votre compte ÉduConnect.",
+        "Contactez l'établissement de votre enfant pour faire corriger votre compte.",
+    ),
+    "configuration": ErrorPage(
+        "Service momentanément indisponible",
+        "Le service ne peut pas traiter votre demande pour le moment.",
+        "Réessayez dans quelques minutes.",
+        "Réessayer",
     ),
     "message_refuse": ErrorPage(
         "Demande de connexion refusée",
@@ -74,16 +122,19 @@ ERROR_PAGES: dict[str, ErrorPage] = {
         "Service momentanément indisponible",
         "Le service ne peut pas traiter votre demande pour le moment.",
         "Réessayez dans quelques minutes.",
+        "Réessayer",
     ),
     "page_introuvable": ErrorPage(
         "Page introuvable",
-        "La page demandée n'existe pas.",
+        "La page demandée n'existe pas ou n'existe plus. Si vous avez tapé l'adresse, vérifiez-la.",
         "Revenez à la page d'accueil du service.",
+        "Revenir à l'accueil",
     ),
     "erreur": ErrorPage(
         "Une erreur est survenue",
         "Votre demande n'a pas pu être traitée.",
         "Réessayez dans quelques minutes ; si le problème persiste, contactez l'établissement.",
+        "Réessayer",
     ),
 }
 
@@ -104,6 +155,8 @@ def create_base_app(import_name: str, settings: Settings, service_title: str) ->
     app.extensions["store"] = store
     app.extensions["readiness"] = {"store": store.ping}
     app.jinja_env.globals["service_title"] = service_title
+    app.jinja_env.globals["service_tagline"] = SERVICE_TAGLINES.get(settings.service, "")
+    app.jinja_env.globals["help_url"] = HELP_URL
     app.register_blueprint(layout)
     _install_request_log(app)  # first, so every later hook and error has a request id
     csrf.init_app(app)
@@ -121,6 +174,13 @@ def get_store(app: Flask) -> KeyValueStore:
 
 def add_readiness_check(app: Flask, name: str, check: ReadinessCheck) -> None:
     app.extensions["readiness"][name] = check
+
+
+def saml_metadata_response(xml: str) -> Response:
+    """Our metadata document; built once per process, cacheable by partners for an hour."""
+    return Response(
+        xml, mimetype="application/samlmetadata+xml", headers={"Cache-Control": "public, max-age=3600"}
+    )
 
 
 def allow_form_action(*urls: str) -> None:

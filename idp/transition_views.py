@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from federation.errors import SessionExpired
 from federation.stores import consume_once
-from federation.web import csrf, get_store, set_restart_url
+from federation.web import csrf, get_store, saml_metadata_response, set_restart_url
 from idp import services
 from idp.continuation import continue_url
 from idp.domain.accounts import Account
@@ -31,6 +31,12 @@ MAX_PENDING = 5
 @bp.before_request
 def restart_here() -> None:
     set_restart_url(url_for("transition.start"))
+
+
+@bp.get("/saml/sp/metadata")
+def sp_metadata() -> ResponseReturnValue:
+    """ÉduConnect's SP-role metadata, which ATEN registers."""
+    return saml_metadata_response(services().aten.metadata)
 
 
 @bp.get("/transition/aten")

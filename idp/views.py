@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from federation.errors import SessionExpired
 from federation.sessions import rotate_session
-from federation.web import allow_form_action
+from federation.web import allow_form_action, saml_metadata_response
 from idp import services
 from idp.continuation import NEXT_URL_KEY, PENDING_SAML_KEY, continue_url, pending_step
 from idp.domain.errors import InvalidCredentials, TooManyAttempts
@@ -28,11 +28,7 @@ def now() -> dt.datetime:
 
 @bp.get("/saml/metadata")
 def metadata() -> ResponseReturnValue:
-    return Response(
-        services().saml.metadata,
-        mimetype="application/samlmetadata+xml",
-        headers={"Cache-Control": "public, max-age=3600"},
-    )
+    return saml_metadata_response(services().saml.metadata)
 
 
 @bp.get("/saml/sso")
@@ -87,7 +83,7 @@ def answer() -> ResponseReturnValue:
     if step:
         return redirect(step)
     pending = session.pop(PENDING_SAML_KEY)
-    authn = AuthenticationRequest(**{**pending, "requested_idps": tuple(pending["requested_idps"])})
+    authn = AuthenticationRequest.from_session(pending)
     auth_time = dt.datetime.fromisoformat(session["auth_time"])
     saml = services().saml
     form = saml.build_response(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from federation.errors import ConfigurationError, SessionExpired
 from federation.sessions import rotate_session
 from federation.stores import consume_once
-from federation.web import csrf, get_store
+from federation.web import csrf, get_store, saml_metadata_response
 from sp_ent import services
 
 bp = Blueprint("ent", __name__, template_folder="templates")
@@ -26,11 +26,7 @@ def portal() -> str:
 
 @bp.get("/saml/metadata")
 def metadata() -> ResponseReturnValue:
-    return Response(
-        services().saml.metadata,
-        mimetype="application/samlmetadata+xml",
-        headers={"Cache-Control": "public, max-age=3600"},
-    )
+    return saml_metadata_response(services().saml.metadata)
 
 
 @bp.get("/connexion/educonnect")

@@ -1,20 +1,8 @@
 """Failures of the ATEN domain, each with a stable code (the login page and error pages use it)."""
 
-from federation.errors import FederationError
+from federation.errors import FederationError, InvalidCredentials, TooManyAttempts
 
-
-class InvalidCredentials(FederationError):
-    """Unknown identifiant or wrong password: one failure, one message, never which one."""
-
-    code = "identifiants_invalides"
-    http_status = 200
-
-
-class TooManyAttempts(FederationError):
-    """Too many failed logins for this identifiant from this address, or from this address."""
-
-    code = "trop_de_tentatives"
-    http_status = 429
+__all__ = ["InvalidCredentials", "TooManyAttempts"]  # shared with ÉduConnect, kept importable here
 
 
 class DirectoryUnavailable(FederationError):

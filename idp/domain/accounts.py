@@ -37,13 +37,3 @@ class AccountRepository(Protocol):
     def pairwise_subject(self, account_id: str, audience: str) -> str:
         """The persistent NameID / ``sub`` of this account for one SP or RP, created on first use."""
         ...
-
-
-class Counter(Protocol):
-    """A fixed-window counter (the store's ``incr``)."""
-
-    def hit(self, key: str, window_seconds: int) -> int: ...
-
-    def peek(self, key: str) -> int: ...
-
-    def clear(self, key: str) -> None: ...

@@ -1,16 +1,11 @@
-"""Password login with throttling (DESIGN §6).
-
-Throttling counts failures per (identifier, client address) and per client address in a
-15-minute fixed window. Nothing counts per identifier alone: an attacker elsewhere cannot lock a
-parent out, and any lock ends with its window.
-"""
+"""Password login (DESIGN §6), throttled by ``federation.login_throttle``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from idp.domain.accounts import Account, AccountRepository, Counter
-from idp.domain.errors import InvalidCredentials, TooManyAttempts
+from federation.login_throttle import Counter, LoginThrottle
+from idp.domain.accounts import Account, AccountRepository
 from idp.domain.passwords import (
     MAX_PASSWORD_LENGTH,
     hash_password,
@@ -19,9 +14,7 @@ from idp.domain.passwords import (
     verify_password,
 )
 
-WINDOW_SECONDS = 15 * 60
-MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS = 5
-MAX_FAILURES_PER_ADDRESS = 50
+MAX_IDENTIFIER_LENGTH = 64
 
 
 @dataclass
@@ -31,25 +24,18 @@ class Authenticator:
 
     def authenticate(self, identifier: str, password: str, client_address: str) -> Account:
         identifier = identifier.strip().lower()
-        pair_key = f"login:{identifier}:{client_address}"
-        address_key = f"login-address:{client_address}"
-        if (
-            self.failures.peek(pair_key) >= MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS
-            or self.failures.peek(address_key) >= MAX_FAILURES_PER_ADDRESS
-        ):
-            raise TooManyAttempts(identifier)
-        account = self._check(identifier, password)
-        if account is None:
-            self.failures.hit(pair_key, WINDOW_SECONDS)
-            self.failures.hit(address_key, WINDOW_SECONDS)
-            raise InvalidCredentials(identifier)
-        self.failures.clear(pair_key)
+        throttle = LoginThrottle(self.failures, prefix="login")
+        # The counter key is capped; the check itself refuses an over-long identifier.
+        account = throttle.attempt(
+            identifier[:MAX_IDENTIFIER_LENGTH], client_address, lambda: self._check(identifier, password)
+        )
         if needs_rehash(account.password_hash):
             self.accounts.replace_password_hash(account.id, hash_password(password))
         return account
 
     def _check(self, identifier: str, password: str) -> Account | None:
-        if not identifier or not password or len(password) > MAX_PASSWORD_LENGTH or len(identifier) > 64:
+        too_long = len(password) > MAX_PASSWORD_LENGTH or len(identifier) > MAX_IDENTIFIER_LENGTH
+        if not identifier or not password or too_long:
             return None
         account = self.accounts.by_identifier(identifier)
         if account is None or not account.is_active:

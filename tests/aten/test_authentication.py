@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 import pytest
 
 from aten_adapter.domain.authentication import (
-    MAX_FAILURES_PER_ADDRESS,
-    MAX_FAILURES_PER_IDENTIFIER_AND_ADDRESS,
     Authenticator,
 )
 from aten_adapter.domain.errors import InvalidCredentials, TooManyAttempts
 from aten_adapter.domain.parents import Parent
+from federation.login_throttle import (
+    MAX_FAILURES_PER_ADDRESS,
+    MAX_FAILURES_PER_IDENTIFIER_AND_ADDRESS,
+)
 
 PASSWORD = "Aten-Durand-86"
 PARENT = Parent("mdurand", "5d4df3da", "Durand", "Marie", None, ())

@@ -70,3 +70,11 @@ def test_service_refuses_to_start_when_the_backend_self_test_fails(deployment, b
     with pytest.raises(ConfigurationError, match="crypto_backend"):
         create_idp(deployment.settings("idp", backend.database_url, None))
     tested_backend.cache_clear()
+
+
+def test_idp_serves_its_sp_role_metadata_for_aten(stack):
+    response = stack.idp.test_client().get("/saml/sp/metadata", base_url="https://idp.test")
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert 'entityID="https://idp.test/saml/sp/metadata"' in body
+    assert "https://idp.test/saml/sp/acs" in body and "SPSSODescriptor" in body

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from idp.domain.accounts import Account
-from idp.domain.authentication import (
-    MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS,
-    MAX_FAILURES_PER_ADDRESS,
-    Authenticator,
+from federation.login_throttle import MAX_FAILURES_PER_ADDRESS
+from federation.login_throttle import (
+    MAX_FAILURES_PER_IDENTIFIER_AND_ADDRESS as MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS,
 )
+from idp.domain.accounts import Account
+from idp.domain.authentication import Authenticator
 from idp.domain.errors import InvalidCredentials, TooManyAttempts
 from idp.domain.passwords import HASHER, hash_password
 
