@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from saml2.server import Server
-
 from federation.errors import ConfigurationError
 from federation.saml import build_config, metadata_xml
-from federation.saml_idp import AuthenticationRequest, IdentityProviderCore, PostForm, idp_service_block
+from federation.saml_idp import (
+    AuthenticationRequest,
+    EncryptingServer,
+    IdentityProviderCore,
+    PostForm,
+    idp_service_block,
+)
 from federation.settings import Settings
 
 __all__ = ["AtenIdentityProvider", "AuthenticationRequest", "PostForm", "aten_services"]
@@ -29,11 +33,16 @@ class AtenIdentityProvider(IdentityProviderCore):
         config = build_config(
             settings, aten_services(settings, title), metadata_files=list(settings.peer_metadata), name=title
         )
-        server = Server(config=config)
+        server = EncryptingServer(config=config)
         metadata = server.metadata  # None without any peer metadata file
         service_providers = frozenset(metadata.service_providers() if metadata else ())
         if not service_providers and not settings.is_demo:
             raise ConfigurationError("aten.peer_metadata: métadonnées du SP ÉduConnect manquantes")
-        super().__init__(server, service_providers, dt.timedelta(seconds=settings.clock_skew_seconds))
+        super().__init__(
+            server,
+            service_providers,
+            dt.timedelta(seconds=settings.clock_skew_seconds),
+            can_encrypt=settings.crypto_backend == "inprocess",
+        )
         self.service_providers = service_providers
         self.metadata = metadata_xml(config)

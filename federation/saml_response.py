@@ -20,8 +20,10 @@ from saml2.client import Saml2Client
 from saml2.response import StatusError
 
 from federation.errors import AuthenticationRefused, ProtocolError
+from federation.xml_security import parse_xml
 
 MAX_POST_MESSAGE_CHARS = 200 * 1024
+_NS = {"samlp": "urn:oasis:names:tc:SAML:2.0:protocol", "saml": "urn:oasis:names:tc:SAML:2.0:assertion"}
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,7 @@ def parse_strict_response(
         xml = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ProtocolError("SAMLResponse is not base64") from exc
-    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
-        raise ProtocolError("DOCTYPE in SAMLResponse")
+    _check_one_assertion(xml)
     try:
         response = client.parse_authn_request_response(
             encoded, BINDING_HTTP_POST, outstanding=dict(outstanding)
@@ -62,8 +63,6 @@ def parse_strict_response(
     if response is None or response.response is None or response.assertion is None:
         raise ProtocolError("Response refused")
     message = response.response
-    if len(message.assertion) + len(message.encrypted_assertion) != 1:
-        raise ProtocolError("exactly one assertion expected")
     if response.issuer() != expected_issuer or response.assertion.issuer.text.strip() != expected_issuer:
         raise ProtocolError(f"unexpected issuer {response.issuer()}")
     _check_recipients(response.assertion, set(client.service_urls(binding=BINDING_HTTP_POST)))
@@ -78,6 +77,19 @@ def parse_strict_response(
         in_response_to=message.in_response_to,
         attributes={k: [str(v) for v in vals] for k, vals in response.get_identity().items()},
     )
+
+
+def _check_one_assertion(xml: bytes) -> None:
+    """Exactly one Assertion or EncryptedAssertion, counted before decryption; no DOCTYPE."""
+    try:
+        root = parse_xml(xml)
+    except Exception as exc:  # the hardened parser refuses DOCTYPEs and malformed XML
+        raise ProtocolError(f"SAMLResponse refused by the XML parser: {exc}") from exc
+    found = root.xpath(
+        "/samlp:Response/saml:Assertion | /samlp:Response/saml:EncryptedAssertion", namespaces=_NS
+    )
+    if len(found) != 1:
+        raise ProtocolError(f"exactly one assertion expected, found {len(found)}")
 
 
 def _check_recipients(assertion: Any, acs_urls: set[str]) -> None:

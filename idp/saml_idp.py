@@ -9,10 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from saml2.server import Server
-
 from federation.saml import build_config, metadata_xml
-from federation.saml_idp import AuthenticationRequest, IdentityProviderCore, PostForm, idp_service_block
+from federation.saml_idp import (
+    AuthenticationRequest,
+    EncryptingServer,
+    IdentityProviderCore,
+    PostForm,
+    idp_service_block,
+)
 from federation.settings import ServiceProvider, Settings
 
 __all__ = ["AuthenticationRequest", "PostForm", "SamlIdentityProvider", "idp_services"]
@@ -32,9 +36,14 @@ class SamlIdentityProvider(IdentityProviderCore):
             metadata_files=[p.metadata for p in settings.service_providers],
             name="ÉduConnect",
         )
-        server = Server(config=config)
+        server = EncryptingServer(config=config)
         self.providers = _providers_by_entity_id(server, settings)
-        super().__init__(server, self.providers, dt.timedelta(seconds=settings.clock_skew_seconds))
+        super().__init__(
+            server,
+            self.providers,
+            dt.timedelta(seconds=settings.clock_skew_seconds),
+            can_encrypt=settings.crypto_backend == "inprocess",
+        )
         self.metadata = metadata_xml(config)
         self.logout_url = f"{settings.base_url}/deconnexion"
 
@@ -51,7 +60,7 @@ class SamlIdentityProvider(IdentityProviderCore):
         return super().build_response(request, subject, kept, authn_instant)
 
 
-def _providers_by_entity_id(server: Server, settings: Settings) -> dict[str, ServiceProvider]:
+def _providers_by_entity_id(server: EncryptingServer, settings: Settings) -> dict[str, ServiceProvider]:
     """Entity IDs of each registered SP, read from the metadata pysaml2 already parsed (by file)."""
     providers: dict[str, ServiceProvider] = {}
     for provider in settings.service_providers:

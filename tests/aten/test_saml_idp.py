@@ -126,11 +126,16 @@ def test_signed_request_login_and_signed_response_accepted_by_the_sp(browser, ed
 
 def test_response_and_assertion_are_signed_rsa_sha256_without_sha1(browser, educonnect_sp):
     _, fields = post_fields(sign_in(browser, educonnect_sp, "mdurand"))
-    xml = decoded_response(fields)
+    raw = decoded_response(fields)
+    # ÉduConnect's SP metadata publishes an encryption key: the assertion arrives encrypted.
+    encrypted_root = etree.fromstring(raw.encode())
+    assert encrypted_root.findall(f"{SAML}Assertion") == []
+    assert len(encrypted_root.findall(f"{SAML}EncryptedAssertion")) == 1
+    xml = educonnect_sp.client.sec.decrypt_keys(raw)
     assert "sha1" not in xml.lower()
     root = etree.fromstring(xml.encode())
     assert root.tag == f"{SAMLP}Response"
-    (assertion,) = root.findall(f"{SAML}Assertion")
+    (assertion,) = root.iter(f"{SAML}Assertion")
     for signed in (root, assertion):
         (signature,) = signed.findall(f"{DS}Signature")
         method = signature.find(f"{DS}SignedInfo/{DS}SignatureMethod").get("Algorithm")

@@ -65,3 +65,11 @@ def crafted_request_url(
     _, request = client.create_authn_request(SSO_URL, **request_args)
     info = client.apply_binding(BINDING_HTTP_REDIRECT, str(request), SSO_URL, sign=sign, sigalg=sigalg)
     return dict(info["headers"])["Location"]
+
+
+def readable_response_xml(stack, post_page) -> str:
+    """The Response as the ENT reads it: the assertion decrypted with the ENT's key if encrypted."""
+    xml = saml_response_xml(post_page)
+    if "EncryptedAssertion" not in xml:
+        return xml
+    return stack.ent.extensions["ent"].saml.client.sec.decrypt_keys(xml)

@@ -12,7 +12,13 @@ from saml2.xmldsig import SIG_RSA_SHA1
 from federation.saml import build_config
 from sp_ent.saml_sp import sp_services
 from tests.browser import Browser, page_text
-from tests.flows.saml_steps import add_parent, crafted_request_url, response_page, saml_response_xml
+from tests.flows.saml_steps import (
+    add_parent,
+    crafted_request_url,
+    readable_response_xml,
+    response_page,
+    saml_response_xml,
+)
 
 
 @pytest.fixture
@@ -92,10 +98,10 @@ def parsed(xml: str):
 
 
 def test_response_and_assertion_are_signed_with_sha256_only(browser, stack):
-    xml = saml_response_xml(response_page(browser, add_parent(stack.idp)))
+    xml = readable_response_xml(stack, response_page(browser, add_parent(stack.idp)))
     root = parsed(xml)
     assert len(root.xpath("/samlp:Response/ds:Signature", namespaces=NS)) == 1
-    assert len(root.xpath("/samlp:Response/saml:Assertion/ds:Signature", namespaces=NS)) == 1
+    assert len(root.xpath("//saml:Assertion/ds:Signature", namespaces=NS)) == 1
     assert set(root.xpath("//ds:SignatureMethod/@Algorithm", namespaces=NS)) == {
         "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
     }
@@ -110,7 +116,7 @@ def test_response_and_assertion_are_signed_with_sha256_only(browser, stack):
 
 def test_nameid_is_persistent_pairwise_and_stable(browser, stack):
     account = add_parent(stack.idp)
-    root = parsed(saml_response_xml(response_page(browser, account)))
+    root = parsed(readable_response_xml(stack, response_page(browser, account)))
     (name_id,) = root.xpath("//saml:Assertion/saml:Subject/saml:NameID", namespaces=NS)
     assert name_id.get("Format") == "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
     assert name_id.get("SPNameQualifier") == "https://ent.test/saml/metadata"
@@ -158,13 +164,29 @@ def test_replayed_assertion_is_refused(browser, stack):
 def test_tampered_response_is_refused(browser, stack):
     import base64
 
-    import lxml.html
+    from lxml import etree
 
     post_page = response_page(browser, add_parent(stack.idp))
-    xml = saml_response_xml(post_page).replace("Claire", "Mallory")
-    doc = lxml.html.fromstring(post_page.get_data(as_text=True))
-    relay = {i.get("name"): i.get("value") for i in doc.xpath("//input[@type='hidden']")}
-    relay["SAMLResponse"] = base64.b64encode(xml.encode()).decode()
-    refused = browser.post("https://ent.test/saml/acs", relay)
+    root = parsed(saml_response_xml(post_page))
+    issued = root.get("IssueInstant")  # covered by the Response's signature
+    root.set("IssueInstant", issued[:-2] + ("1Z" if issued[-2] != "1" else "2Z"))
+
+    tampered = {"SAMLResponse": base64.b64encode(etree.tostring(root)).decode()}
+    refused = browser.post("https://ent.test/saml/acs", tampered)
     assert refused.status_code == 400
-    assert "Mallory" not in refused.get_data(as_text=True)
+    assert "Demande de connexion refusée" in page_text(refused)
+
+
+def test_assertion_is_encrypted_with_aes_gcm_and_rsa_oaep_for_the_ent(browser, stack):
+    xml = saml_response_xml(response_page(browser, add_parent(stack.idp)))
+    root = parsed(xml)
+    if stack.backend.crypto == "xmlsec1":
+        # Debian's xmlsec1 1.2.37 cannot encrypt with AES-GCM: signed only (README, crypto_backend).
+        assert root.xpath("/samlp:Response/saml:Assertion", namespaces=NS)
+        return
+    assert not root.xpath("//saml:Assertion", namespaces=NS)
+    assert root.xpath("/samlp:Response/saml:EncryptedAssertion", namespaces=NS)
+    algorithms = set(root.xpath("//*[local-name()='EncryptionMethod']/@Algorithm"))
+    assert "http://www.w3.org/2009/xmlenc11#aes256-gcm" in algorithms
+    assert "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p" in algorithms
+    assert "Claire" not in xml
