@@ -58,6 +58,9 @@ class Settings:
     session_ttl_seconds: int
     pending_request_ttl_seconds: int
     clock_skew_seconds: int
+    # Reverse proxies in front of the service whose X-Forwarded-For / -Proto we trust (the
+    # client address drives login throttling).
+    trusted_proxies: int
     # Peers' metadata: the ENT and ATEN read the IdP's, the IdP reads the SPs' and ATEN's.
     peer_metadata: tuple[Path, ...]
     service_providers: tuple[ServiceProvider, ...] = ()
@@ -136,7 +139,13 @@ def build_settings(
         if not is_demo and service == "idp":
             raise ConfigurationError("idp.database_url (ou DATABASE_URL) manquant")
         database_url = f"sqlite:///{state_dir / 'educonnect.sqlite3'}"
-    samesite = reader.choice("cookie_samesite", None, SAMESITE_VALUES, default="Lax")
+    # ÉduConnect and the ENT receive SAML Responses by cross-site POST (from ATEN, from
+    # ÉduConnect): their session cookie must travel with it, so SameSite=None outside the demo
+    # (all services are same-site on localhost). Forms keep their CSRF tokens either way.
+    receives_cross_site_posts = service in ("idp", "ent") and not is_demo
+    samesite = reader.choice(
+        "cookie_samesite", None, SAMESITE_VALUES, default="None" if receives_cross_site_posts else "Lax"
+    )
     secure = not is_demo
     if samesite == "None" and not secure:
         raise ConfigurationError(f"{service}.cookie_samesite: None exige des cookies Secure (hors demo)")
@@ -158,6 +167,9 @@ def build_settings(
             "pending_request_ttl_seconds", default=1800, low=60, high=86400
         ),
         clock_skew_seconds=reader.integer("clock_skew_seconds", default=180, low=0, high=600),
+        trusted_proxies=reader.integer_env(
+            "trusted_proxies", "EDUCONNECT_TRUSTED_PROXIES", default=0, low=0, high=5
+        ),
         peer_metadata=tuple(reader.path_list("peer_metadata")),
         service_providers=tuple(reader.service_providers()) if service == "idp" else (),
         aten_entity_id=_aten_entity_id(reader, env),
@@ -228,6 +240,14 @@ class _Reader:
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise ConfigurationError(f"{self.service}.{key}: entier entre {low} et {high} attendu")
         return value
+
+    def integer_env(self, key: str, env_name: str, default: int, low: int, high: int) -> int:
+        raw = self.env.get(env_name)
+        if raw is None or raw == "":
+            return self.integer(key, default, low, high)
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise ConfigurationError(f"{env_name}: entier entre {low} et {high} attendu")
+        return int(raw)
 
     def _resolve(self, value: str) -> Path:
         path = Path(value)

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from federation.errors import FederationError, StoreUnavailable
 from federation.sessions import StoreSessionInterface
@@ -151,6 +152,9 @@ def create_base_app(import_name: str, settings: Settings, service_title: str) ->
         PREFERRED_URL_SCHEME="https" if settings.base_url.startswith("https") else "http",
     )
     app.session_interface = StoreSessionInterface(store, settings.cookie, settings.session_ttl_seconds)
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions["settings"] = settings
     app.extensions["store"] = store
     app.extensions["readiness"] = {"store": store.ping}

@@ -78,3 +78,21 @@ def test_idp_serves_its_sp_role_metadata_for_aten(stack):
     body = response.get_data(as_text=True)
     assert 'entityID="https://idp.test/saml/sp/metadata"' in body
     assert "https://idp.test/saml/sp/acs" in body and "SPSSODescriptor" in body
+
+
+def test_client_address_comes_from_the_trusted_proxy_only(deployment, backend):
+    """Behind one reverse proxy, throttling counts the parent's address, not the proxy's."""
+    from dataclasses import replace
+
+    from flask import request
+
+    settings = deployment.settings(
+        "idp", backend.database_url, backend.redis_url, crypto_backend=backend.crypto
+    )
+    seen: dict[int, str | None] = {}
+    for proxies in (0, 1):
+        app = create_idp(replace(settings, trusted_proxies=proxies))
+        app.before_request(lambda proxies=proxies: seen.__setitem__(proxies, request.remote_addr))
+        forwarded = {"X-Forwarded-For": "203.0.113.7"}
+        app.test_client().get("/healthz", base_url="https://idp.test", headers=forwarded)
+    assert seen == {0: "127.0.0.1", 1: "203.0.113.7"}

@@ -110,3 +110,20 @@ def test_service_provider_directory_registers_metadata_with_its_release(tmp_path
     releases = {p.metadata.name: p.attributes for p in settings.service_providers}
     assert releases["lycee.xml"] == ("sn",)
     assert "FrEduCtId" in releases["college.xml"]
+
+
+def test_services_receiving_saml_posts_send_their_cookie_cross_site_outside_the_demo():
+    idp = build_settings("idp", GOOD, {}, ROOT)
+    ent = build_settings("ent", {**GOOD, "base_url": "https://ent.example.fr"}, {}, ROOT)
+    aten = build_settings("aten", {**GOOD, "base_url": "https://aten.example.fr"}, {}, ROOT)
+    assert (idp.cookie.samesite, ent.cookie.samesite, aten.cookie.samesite) == ("None", "None", "Lax")
+    assert idp.cookie.secure and ent.cookie.secure
+    demo = build_settings("ent", {"base_url": "http://localhost:8000"}, {"EDUCONNECT_MODE": "demo"}, ROOT)
+    assert demo.cookie.samesite == "Lax" and not demo.cookie.secure
+
+
+def test_trusted_proxies_from_the_environment():
+    assert build_settings("idp", GOOD, {}, ROOT).trusted_proxies == 0
+    assert build_settings("idp", GOOD, {"EDUCONNECT_TRUSTED_PROXIES": "1"}, ROOT).trusted_proxies == 1
+    with pytest.raises(ConfigurationError, match="EDUCONNECT_TRUSTED_PROXIES"):
+        build_settings("idp", GOOD, {"EDUCONNECT_TRUSTED_PROXIES": "beaucoup"}, ROOT)
