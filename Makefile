@@ -3,7 +3,9 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: help demo test lint typecheck unit system-deps services clean
+.PHONY: help demo test lint typecheck unit system-deps services clean dsfr bench
+
+DSFR_VERSION ?= 1.15.3
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -20,7 +22,7 @@ demo: $(VENV)/.installed ## Run the demo: ENT :8000, ÉduConnect :8001, ATEN :80
 	scripts/install-system-deps.sh demo
 	$(BIN)/educonnect-bridge demo
 
-test: $(VENV)/.installed ## Install what the tests need, then lint, type-check and run every test
+test: $(VENV)/.installed node_modules/.installed ## Install what the tests need, then lint, type-check and run every test
 	scripts/install-system-deps.sh test
 	scripts/ensure-services.sh
 	$(BIN)/ruff check .
@@ -31,8 +33,22 @@ test: $(VENV)/.installed ## Install what the tests need, then lint, type-check a
 lint: $(VENV)/.installed ## ruff and mypy only
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy .
 
+bench: $(VENV)/.installed ## Benchmarks of issue 7 (PostgreSQL, Redis, gunicorn; ~4 min); BENCH_ARGS=--record logs the run
+	scripts/install-system-deps.sh demo
+	scripts/ensure-services.sh
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 system-deps: ## Debian packages the tests need (xmlsec1, slapd, docker-compose, chromium)
 	scripts/install-system-deps.sh test
+
+# axe-core for the browser tests (package.json + package-lock.json); the pages need no npm.
+node_modules/.installed: package.json package-lock.json
+	scripts/install-system-deps.sh test  # npm itself comes from Debian when missing
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+dsfr: ## Refresh the vendored DSFR CSS in federation/static/dsfr (npm pack; DSFR_VERSION=1.15.3)
+	scripts/vendor-dsfr.sh $(DSFR_VERSION)
 
 clean: ## Remove the demo state (database, store, metadata) but keep keys
 	rm -rf var

@@ -18,6 +18,8 @@ from flask import Flask
 from federation.errors import ConfigurationError
 from federation.keys import generate_service_keys
 from federation.settings import DEFAULT_RELEASE, PROJECT_ROOT, SERVICES, ServiceName, Settings, load_settings
+from idp.oidc.cli import oidc
+from idp.registry_cli import registry
 
 DEMO_PORTS: dict[ServiceName, int] = {"ent": 8000, "idp": 8001, "aten": 8002}
 SERVICE_CHOICE = click.Choice(list(SERVICES))
@@ -73,6 +75,10 @@ def own_metadata(settings: Settings) -> dict[str, str]:
 @click.group()
 def main() -> None:
     """educonnect-bridge: ÉduConnect IdP, ATEN adapter and ENT portal."""
+
+
+main.add_command(registry)
+main.add_command(oidc)
 
 
 @main.group()
@@ -181,9 +187,17 @@ def serve(service: ServiceName, host: str, port: int | None, workers: int, threa
 
 @main.command()
 @click.option("--no-serve", is_flag=True, help="Prepare everything, start nothing.")
-def demo(no_serve: bool) -> None:
+@click.option(
+    "--protocol",
+    type=click.Choice(["saml", "oidc"]),
+    default="saml",
+    show_default=True,
+    help="How the demo ENT signs parents in with ÉduConnect.",
+)
+def demo(no_serve: bool, protocol: str) -> None:
     """Keys, metadata, database and demo data, then the three services on :8000-:8002."""
     os.environ["EDUCONNECT_MODE"] = "demo"
+    os.environ["ENT_PROTOCOL"] = protocol
     ctx = click.get_current_context()
     ctx.invoke(certs_generate, force=False)
     ctx.invoke(metadata_export, services=(), output_dir=None)
@@ -192,6 +206,10 @@ def demo(no_serve: bool) -> None:
 
     for line in seed_demo(_settings("idp")):
         click.echo(line)
+    if protocol == "oidc":
+        from idp.oidc.cli import register_demo_client
+
+        click.echo(register_demo_client(_settings("idp"), _settings("ent")))
     if no_serve:
         return
     _run_all(os.environ | {"EDUCONNECT_MODE": "demo"})

@@ -2,7 +2,8 @@
 
 Each service has a signing pair and an encryption pair. Private keys are written 0600 and never
 committed (``certs/.gitignore``). ``next`` pairs can be generated ahead of a rollover: metadata
-then publishes them before they sign.
+then publishes them before they sign. The IdP also has one OpenID Connect signing pair per ID
+token algorithm (RS256, ES256), published in its JWKS.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from federation.errors import ConfigurationError
 
 USES = ("signing", "encryption")
+# ID token signing keys of the IdP (OpenID Connect Core §10.1), one pair per JWS algorithm.
+OIDC_SIGNING_ALGS = ("RS256", "ES256")
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,20 @@ def require_key_pair(certs_dir: Path, service: str, use: str) -> KeyPair:
     return pair
 
 
-def generate_key_pair(pair: KeyPair, common_name: str, days: int = 730, key_size: int = 2048) -> None:
-    """Write a fresh RSA key and a self-signed certificate (SAML metadata pins it, no CA needed)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+def oidc_signing_pair(certs_dir: Path, alg: str, generation: str = "current") -> KeyPair:
+    """``idp-oidc-rs256.key``, ``idp-oidc-es256-next.key``…: the IdP's ID token signing keys."""
+    return key_pair(certs_dir, "idp", f"oidc-{alg.lower()}", generation)
+
+
+def generate_key_pair(
+    pair: KeyPair, common_name: str, days: int = 730, key_size: int = 2048, elliptic: bool = False
+) -> None:
+    """Write a fresh RSA (or P-256) key and a self-signed certificate (peers pin it, no CA needed)."""
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
+        ec.generate_private_key(ec.SECP256R1())
+        if elliptic
+        else rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    )
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
@@ -90,4 +104,10 @@ def generate_service_keys(certs_dir: Path, services: tuple[str, ...], force: boo
             if force or not pair.exists():
                 generate_key_pair(pair, f"{service} {use}")
                 written.append(pair)
+        if service == "idp":
+            for alg in OIDC_SIGNING_ALGS:
+                pair = oidc_signing_pair(certs_dir, alg)
+                if force or not pair.exists():
+                    generate_key_pair(pair, f"idp oidc {alg}", elliptic=alg.startswith("ES"))
+                    written.append(pair)
     return written

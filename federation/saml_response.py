@@ -23,6 +23,7 @@ from federation.errors import AuthenticationRefused, ProtocolError
 from federation.xml_security import parse_xml
 
 MAX_POST_MESSAGE_CHARS = 200 * 1024
+SAML_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 _NS = {"samlp": "urn:oasis:names:tc:SAML:2.0:protocol", "saml": "urn:oasis:names:tc:SAML:2.0:assertion"}
 
 
@@ -88,6 +89,9 @@ def _check_one_assertion(xml: bytes) -> None:
     found = root.xpath(
         "/samlp:Response/saml:Assertion | /samlp:Response/saml:EncryptedAssertion", namespaces=_NS
     )
+    status = root.xpath("string(/samlp:Response/samlp:Status/samlp:StatusCode/@Value)", namespaces=_NS)
+    if not found and status and status != SAML_SUCCESS:
+        return  # a refusal carries no assertion: pysaml2 checks its signature, then raises StatusError
     if len(found) != 1:
         raise ProtocolError(f"exactly one assertion expected, found {len(found)}")
 

@@ -51,6 +51,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(bp)
     app.register_blueprint(transition_bp)
+    from idp.children_views import init_app as init_children
+
+    init_children(app, engine)
+    from idp.oidc import install_oidc_provider
+
+    install_oidc_provider(app, settings, accounts, logout_url=saml.logout_url)
     return app
 
 

@@ -31,3 +31,8 @@ def seed_demo(settings: Settings) -> Iterator[str]:
                 )
             )
             yield f"compte de démonstration créé : {entry['identifier']}"
+    registry_csv = path.parent / "registry.csv"
+    if registry_csv.exists():  # the académie de Poitiers demo registry (idempotent upsert)
+        from idp.registry_cli import import_file, open_registry, report_lines
+
+        yield from report_lines(registry_csv, import_file(open_registry(settings.database_url), registry_csv))

@@ -8,13 +8,13 @@ import time
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from federation.errors import SessionExpired
+from federation.errors import AuthenticationRefused, SessionExpired
 from federation.stores import consume_once
 from federation.web import csrf, get_store, saml_metadata_response, set_restart_url
 from idp import services
 from idp.continuation import continue_url
 from idp.domain.accounts import Account
-from idp.domain.errors import InvalidPassword
+from idp.domain.errors import InvalidPassword, UpstreamRefused
 from idp.domain.password_policy import RULES, SPECIALS_TEXT, PasswordCheck
 from idp.domain.transition import UpstreamIdentity
 from idp.views import now, start_authenticated_session
@@ -58,7 +58,10 @@ def aten_assertion_consumer() -> ResponseReturnValue:
     outstanding = {rid: "/" for rid, issued in pending.items() if issued + ttl > time.time()}
     if not outstanding:
         raise SessionExpired("no pending request to ATEN in this browser")
-    assertion_id, identity = services().aten.parse_response(request.form, outstanding)
+    try:
+        assertion_id, identity = services().aten.parse_response(request.form, outstanding)
+    except AuthenticationRefused as exc:  # ATEN said no: its own page, « Connexion ATEN refusée »
+        raise UpstreamRefused(exc.detail) from exc
     consume_once(get_store(current_app), "aten-assertion", assertion_id, ttl)
     pending.clear()
     session[ATEN_PENDING_KEY] = pending

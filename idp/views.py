@@ -10,16 +10,15 @@ from flask.typing import ResponseReturnValue
 
 from federation.errors import SessionExpired
 from federation.sessions import rotate_session
-from federation.web import allow_form_action, saml_metadata_response
+from federation.web import HELP_URL, allow_form_action, saml_metadata_response
 from idp import services
+from idp.children_views import released_children
 from idp.continuation import NEXT_URL_KEY, PENDING_SAML_KEY, continue_url, pending_step
 from idp.domain.errors import InvalidCredentials, TooManyAttempts
 from idp.domain.release import released_attributes
 from idp.saml_idp import AuthenticationRequest
 
 bp = Blueprint("idp", __name__, template_folder="templates")
-
-HELP_URL = "https://educonnect.education.gouv.fr/educt-aide/aide/"
 
 
 def now() -> dt.datetime:
@@ -89,7 +88,7 @@ def answer() -> ResponseReturnValue:
     form = saml.build_response(
         authn,
         subject=services().accounts.pairwise_subject(account.id, authn.sp_entity_id),
-        attributes=released_attributes(account, auth_time, saml.logout_url),
+        attributes=released_attributes(account, auth_time, saml.logout_url, released_children(account.id)),
         authn_instant=auth_time,
     )
     allow_form_action(form.action)

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Debian packages the project needs, installed only when missing.
 #   install-system-deps.sh demo   what the demo needs (xmlsec1)
-#   install-system-deps.sh test   what the tests need too (slapd, docker-compose, chromium)
+#   install-system-deps.sh test   what the tests need too (slapd, docker-compose, chromium, npm)
 set -euo pipefail
 profile=${1:-test}
 packages=(xmlsec1)
 if [ "$profile" = test ]; then
-  packages+=(slapd ldap-utils docker-compose)
+  # chromium + chromium-driver: the browser tests (tests/browser_e2e/) drive Debian's Chromium
+  # with Playwright; Playwright's own browser download is not used.
+  packages+=(slapd ldap-utils docker-compose chromium chromium-driver)
+  # npm ci installs axe-core for them (package-lock.json); Debian's nodejs + npm if none is there.
+  command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 missing=()
 for p in "${packages[@]}"; do

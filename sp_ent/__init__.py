@@ -24,9 +24,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     saml = SamlServiceProvider(settings)
     check_crypto_backend(saml.client, settings)
     app.extensions["ent"] = EntServices(settings=settings, saml=saml)
+    from sp_ent.establishment_views import init_app as init_establishments
     from sp_ent.views import bp
 
     app.register_blueprint(bp)
+    init_establishments(app, settings)
+    if settings.protocol == "oidc":
+        from sp_ent.oidc_rp import install_relying_party
+
+        install_relying_party(app, settings)
     return app
 
 

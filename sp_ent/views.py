@@ -11,7 +11,8 @@ from federation.errors import ConfigurationError, SessionExpired
 from federation.sessions import rotate_session
 from federation.stores import consume_once
 from federation.web import csrf, get_store, saml_metadata_response
-from sp_ent import services
+from sp_ent import oidc_rp, services
+from sp_ent.establishment_views import landing_for
 
 bp = Blueprint("ent", __name__, template_folder="templates")
 
@@ -32,12 +33,16 @@ def metadata() -> ResponseReturnValue:
 @bp.get("/connexion/educonnect")
 def login_educonnect() -> ResponseReturnValue:
     """« Je dispose d'un compte Educonnect »: a signed AuthnRequest to ÉduConnect (flow A2)."""
+    if services().settings.protocol == "oidc":
+        return oidc_rp.start_login(idp_hint=None)
     return _send_authn_request(scoped_idp=None)
 
 
 @bp.get("/connexion/sans-compte")
 def transition() -> ResponseReturnValue:
     """« Je n'ai pas de compte Educonnect »: the same request, scoped to ATEN (flow B1)."""
+    if services().settings.protocol == "oidc":
+        return oidc_rp.start_login(idp_hint=oidc_rp.ATEN_HINT)
     aten = services().settings.aten_entity_id
     if not aten:
         raise ConfigurationError("ent.aten_entity_id manquant")
@@ -79,10 +84,12 @@ def landing() -> ResponseReturnValue:
     parent = session.get("parent")
     if not parent:
         return redirect(url_for(".portal"))
-    return render_template("landing.html", parent=parent)
+    return landing_for(parent)  # the establishment(s) of the released children (flow D)
 
 
 @bp.get("/deconnexion")
 def logout() -> ResponseReturnValue:
+    if services().settings.protocol == "oidc":
+        return oidc_rp.logout()  # also ends the ÉduConnect session (RP-initiated logout)
     session.clear()
     return redirect(url_for(".portal"))

@@ -3,8 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from idp.domain.accounts import Account
+
+AFFILIATIONS = {1: "resp1d", 2: "resp2d"}  # FrEduCtPersonAffiliation per degree of a child
+
+
+@dataclass(frozen=True)
+class ReleasedChild:
+    """A confirmed child link: what FrEduVecteur and FrEduCtPersonAffiliation are made of."""
+
+    student_id: str
+    uai: str
+    degree: int  # 1 = 1er degré (école), 2 = 2nd degré (collège, lycée)
+
+
+def child_vector(account: Account, child: ReleasedChild) -> str:
+    """``type|NOM|Prénom|studentId|UAI``: type 1/2 by degree, the *parent's* names (DESIGN §4)."""
+    return f"{child.degree}|{account.family_name.upper()}|{account.given_name}|{child.student_id}|{child.uai}"
 
 
 def connection_time(instant: dt.datetime) -> str:
@@ -14,12 +32,21 @@ def connection_time(instant: dt.datetime) -> str:
 
 
 def released_attributes(
-    account: Account, authn_instant: dt.datetime, logout_url: str
+    account: Account,
+    authn_instant: dt.datetime,
+    logout_url: str,
+    children: Sequence[ReleasedChild] = (),
 ) -> dict[str, list[str]]:
-    return {
+    """``children``: the confirmed ones only; none gives neither FrEduVecteur nor an affiliation."""
+    attributes = {
         "sn": [account.family_name],
         "givenName": [account.given_name],
         "FrEduCtId": [account.id],
         "FrEduCtDateConnexion": [connection_time(authn_instant)],
         "FrEduUrlRetour": [logout_url],
     }
+    if children:
+        attributes["FrEduVecteur"] = [child_vector(account, child) for child in children]
+        degrees = sorted({child.degree for child in children})
+        attributes["FrEduCtPersonAffiliation"] = [AFFILIATIONS[d] for d in degrees]
+    return attributes

@@ -87,7 +87,8 @@ def test_login_page_is_french_with_validate_button(browser, educonnect_sp):
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert '<html lang="fr">' in html
-    assert "<title>Connexion ATEN – ATEN</title>" in html  # service title: [academie] name
+    # the transition's first step, then the service title ([academie] name)
+    assert "<title>Étape 1 sur 3 – Connexion ATEN – ATEN</title>" in html
     assert "Connexion avec votre compte ATEN" in page_text(page)
     assert re.search(r"<button[^>]*>VALIDER</button>", html)
     assert 'name="identifiant"' in html and 'name="mot_de_passe"' in html and 'type="password"' in html

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import threading
 
 import pytest
+from lxml import etree
+from saml2.samlp import STATUS_AUTHN_FAILED
 
 from federation.keys import generate_key_pair, key_pair
 from tests.browser import Browser, page_text
@@ -194,3 +197,25 @@ def test_two_parallel_posts_of_one_assertion_accept_it_once(stack, aten_server, 
     for t in threads:
         t.join(30)
     assert sorted(statuses) == [302, 400]
+
+
+def test_a_signed_refusal_from_aten_gives_its_own_french_page(browser, pending, aten_server, aten_signer):
+    refusal = aten_server.create_error_response(
+        pending, "https://idp.test/saml/sp/acs", (STATUS_AUTHN_FAILED, "refusé"), sign=False
+    )
+    form = signed_form(etree.fromstring(str(refusal).encode()), aten_signer, sign_assertions=False)
+    refused = post(browser, form)
+    assert refused.status_code == 400
+    assert "Connexion ATEN refusée" in page_text(refused)
+    assert "Je n'ai pas de compte Educonnect" in page_text(refused)  # the next step
+    assert 'href="/transition/aten"' in refused.get_data(as_text=True)
+
+
+def test_an_unsigned_refusal_is_not_believed(browser, pending, aten_server):
+    refusal = aten_server.create_error_response(
+        pending, "https://idp.test/saml/sp/acs", (STATUS_AUTHN_FAILED, "refusé"), sign=False
+    )
+    form = {"SAMLResponse": base64.b64encode(str(refusal).encode()).decode()}
+    refused = post(browser, form)
+    assert refused.status_code == 400
+    assert "Demande de connexion refusée" in page_text(refused)

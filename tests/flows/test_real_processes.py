@@ -3,91 +3,20 @@
 from __future__ import annotations
 
 import http.cookiejar
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import lxml.html
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.live_stack import http_get, live_stack
 
 
 @pytest.fixture(scope="module")
 def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    root = tmp_path_factory.mktemp("stack")
-    config = root / "config"
-    (config / "demo").mkdir(parents=True)
-    for name in ("educonnect_accounts.toml", "aten.ldif"):
-        shutil.copy(ROOT / "config" / "demo" / name, config / "demo")
-    ports = {"ent": free_port(), "idp": free_port(), "aten": free_port()}
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    aten_entity_id = f'aten_entity_id = "{urls["aten"]}/saml/metadata"\n'
-    (config / "idp.toml").write_text(
-        f'base_url = "{urls["idp"]}"\npeer_metadata = ["var/metadata/aten.xml"]\n{aten_entity_id}'
-        '[[service_providers]]\nmetadata = "var/metadata/ent.xml"\n'
-    )
-    (config / "ent.toml").write_text(
-        f'base_url = "{urls["ent"]}"\npeer_metadata = ["var/metadata/idp.xml"]\n{aten_entity_id}'
-    )
-    (config / "aten.toml").write_text(
-        f'base_url = "{urls["aten"]}"\npeer_metadata = ["var/metadata/idp-sp.xml"]\n'
-    )
-    env = {**os.environ, "EDUCONNECT_CONFIG_DIR": str(config), "EDUCONNECT_MODE": "demo"}
-    for key in ("DATABASE_URL", "REDIS_URL"):
-        env.pop(key, None)
-    cli = [sys.executable, "-m", "federation.cli"]
-    subprocess.run([*cli, "demo", "--no-serve"], env=env, check=True, cwd=ROOT, capture_output=True)
-    procs = [
-        subprocess.Popen(
-            [*cli, "serve", name, "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for name, port in ports.items()
-    ]
-    try:
-        for url in urls.values():
-            wait_until_ready(url)
-        yield urls
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=15)
-
-
-def http_get(url: str):
-    assert url.startswith("http://127.0.0.1:")  # loopback only
-    return urllib.request.urlopen(url, timeout=5)  # noqa: S310 - URL checked just above
-
-
-def wait_until_ready(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with http_get(f"{url}/readyz") as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    raise AssertionError(f"{url} not ready after {timeout} s")
+    with live_stack(tmp_path_factory.mktemp("stack")) as stack:
+        yield stack.urls
 
 
 def submit(opener: urllib.request.OpenerDirector, page_url: str, html: str, **values: str):

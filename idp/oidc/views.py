@@ -1,0 +1,238 @@
+"""OpenID Connect endpoints of ÉduConnect: discovery, JWKS, authorization, token, userinfo, logout.
+
+The authorization endpoint joins the IdP's own pages: without a session (or with ``prompt=login``
+or an exceeded ``max_age``) it keeps the request as the parent's next step
+(:func:`idp.continuation.set_next_url`) and sends them to the login page, or with
+``idp_hint=aten`` to the parcours de transition; both end with :func:`continue_url`, which
+brings the parent back here. Steps due before any answer (« Ajout d'élèves ») come first too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+from urllib.parse import urlencode
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredError
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError, validate_csrf
+from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.datastructures import MultiDict
+from wtforms import ValidationError
+
+from federation.errors import ProtocolError, UnknownPartner
+from federation.web import csrf
+from idp.continuation import PENDING_SAML_KEY, pending_step, set_next_url
+from idp.domain.accounts import Account
+from idp.oidc.discovery import (
+    AUTHORIZATION_PATH,
+    DISCOVERY_PATH,
+    END_SESSION_PATH,
+    JWKS_PATH,
+    TOKEN_PATH,
+    USERINFO_PATH,
+)
+from idp.oidc.provider import OidcProvider, SignedInParent, current_provider
+
+bp = Blueprint("oidc", __name__, template_folder="templates")
+
+TRANSITION_PATH = "/transition/aten"
+ATEN_HINT = "aten"
+# Added to the resumed authorization request: when the parent was sent to log in (signed with
+# the app's secret key, bound to the request's parameters), so that ``prompt=login`` and
+# ``max_age`` are satisfied by that login instead of asking again forever.
+LOGIN_REQUESTED_PARAM = "connexion_demandee"
+_LOGIN_SALT = "oidc-login-requested"
+
+
+@bp.get(DISCOVERY_PATH)
+def discovery() -> ResponseReturnValue:
+    return _public_json(current_provider().metadata)
+
+
+@bp.get(JWKS_PATH)
+def jwks() -> ResponseReturnValue:
+    return _public_json(current_provider().keys.jwks)
+
+
+@bp.route(AUTHORIZATION_PATH, methods=["GET", "POST"])
+@csrf.exempt  # OIDC Core §3.1.2.1: an RP may POST the request (cross-site, so without our token)
+def authorize() -> ResponseReturnValue:
+    provider = current_provider()
+    account, auth_time = _signed_in(provider)
+    parent = SignedInParent(account.id, int(auth_time.timestamp())) if account and auth_time else None
+    try:
+        grant = provider.server.get_consent_grant(end_user=parent)
+    except OAuth2Error as error:
+        return _error_response(provider, error)
+    data = request.values
+    prompts = set(data.get("prompt", "").split())
+    if account is None or auth_time is None or _needs_fresh_login(provider, data, prompts, auth_time):
+        if "none" in prompts:
+            refusal = LoginRequiredError(redirect_uri=grant.redirect_uri, state=data.get("state"))
+            return _error_response(provider, refusal)
+        return _send_to_login(provider, data)
+    step = pending_step(account)
+    if step:
+        if "none" in prompts:
+            refusal = InteractionRequiredError(redirect_uri=grant.redirect_uri, state=data.get("state"))
+            return _error_response(provider, refusal)
+        set_next_url(_resume_path(data))
+        return redirect(step)
+    response = provider.server.create_authorization_response(grant=grant, grant_user=parent)
+    return _with_issuer(provider, response)
+
+
+@bp.post(TOKEN_PATH)
+@csrf.exempt  # back-channel call, authenticated as a client rather than by a browser session
+def token() -> ResponseReturnValue:
+    response: Response = current_provider().server.create_token_response()
+    return response
+
+
+@bp.route(USERINFO_PATH, methods=["GET", "POST"])
+@csrf.exempt  # bearer token, no cookie
+def userinfo() -> ResponseReturnValue:
+    response: Response = current_provider().server.create_endpoint_response("userinfo")
+    return response
+
+
+@bp.route(END_SESSION_PATH, methods=["GET", "POST"])
+@csrf.exempt  # RPs may POST (RP-Initiated Logout §2); our own confirmation form is checked below
+def end_session() -> ResponseReturnValue:
+    """RP-initiated logout: redirect only to a registered ``post_logout_redirect_uri`` (§3)."""
+    provider = current_provider()
+    try:
+        logout = provider.server.validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        raise ProtocolError(f"end_session refused: {error.error} {error.description}") from error
+    requested = request.values.get("post_logout_redirect_uri")
+    if requested and (logout.client is None or requested not in logout.client.post_logout_redirect_uris):
+        raise ProtocolError(f"post_logout_redirect_uri {requested!r} not registered")
+    if logout.needs_confirmation:
+        # Without a valid id_token_hint the request may come from anywhere: the parent confirms.
+        if request.method != "POST" or "confirmer" not in request.form:
+            return render_template("oidc_logout_confirm.html", fields=_logout_fields())
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError as exc:
+            raise CSRFError(str(exc)) from exc
+    response = provider.server.create_endpoint_response("end_session", logout)
+    if response is not None:
+        return response
+    return render_template("logged_out.html")
+
+
+def _signed_in(provider: OidcProvider) -> tuple[Account | None, dt.datetime | None]:
+    account_id, auth_time = session.get("account_id"), session.get("auth_time")
+    if not account_id or not auth_time:
+        return None, None
+    account = provider.accounts.by_id(account_id)
+    if account is None or not account.is_active:
+        return None, None
+    return account, dt.datetime.fromisoformat(auth_time)
+
+
+def _needs_fresh_login(
+    provider: OidcProvider, data: MultiDict[str, str], prompts: set[str], auth_time: dt.datetime
+) -> bool:
+    """``prompt=login`` and ``max_age`` (OIDC Core §3.1.2.1), unless the parent just logged in
+    for this very request."""
+    requested_at = _login_requested_at(data)
+    if requested_at is not None and auth_time.timestamp() >= requested_at:
+        return False
+    if "login" in prompts:
+        return True
+    max_age = data.get("max_age")
+    return max_age is not None and provider.clock() - auth_time.timestamp() > int(max_age)
+
+
+def _send_to_login(provider: OidcProvider, data: MultiDict[str, str]) -> ResponseReturnValue:
+    session.pop(PENDING_SAML_KEY, None)  # the newest request of this browser is the one answered
+    set_next_url(_resume_path(data, login_requested_at=provider.clock()))
+    if data.get("idp_hint") == ATEN_HINT:
+        return redirect(TRANSITION_PATH)
+    return redirect(url_for("idp.login"))
+
+
+def _resume_path(data: MultiDict[str, str], login_requested_at: float | None = None) -> str:
+    pairs = [(k, v) for k, v in data.items(multi=True) if k != LOGIN_REQUESTED_PARAM]
+    if login_requested_at is not None:
+        marker = {"t": login_requested_at, "q": _parameters_digest(pairs)}
+        pairs.append((LOGIN_REQUESTED_PARAM, _serializer().dumps(marker)))
+    return url_for(".authorize") + "?" + urlencode(pairs)
+
+
+def _login_requested_at(data: MultiDict[str, str]) -> float | None:
+    token = data.get(LOGIN_REQUESTED_PARAM)
+    if not token:
+        return None
+    try:
+        marker = _serializer().loads(token)
+    except BadSignature:
+        return None
+    pairs = [(k, v) for k, v in data.items(multi=True) if k != LOGIN_REQUESTED_PARAM]
+    if not isinstance(marker, dict) or marker.get("q") != _parameters_digest(pairs):
+        return None
+    requested_at = marker.get("t")
+    return float(requested_at) if isinstance(requested_at, int | float) else None
+
+
+def _parameters_digest(pairs: list[tuple[str, str]]) -> str:
+    return hashlib.sha256(urlencode(sorted(pairs)).encode()).hexdigest()
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt=_LOGIN_SALT)  # type: ignore[arg-type]
+
+
+def _error_response(provider: OidcProvider, error: OAuth2Error) -> ResponseReturnValue:
+    """Back to the client only when its redirect_uri is registered (RFC 6749 §4.1.2.1); otherwise
+    a page for the parent, never a redirect."""
+    if error.redirect_uri:
+        response_types = set(request.values.get("response_type", "").split())
+        if error.error == "unsupported_response_type" and response_types & {"token", "id_token"}:
+            # Implicit and hybrid requests expect their answer in the fragment (OIDC Core §3.2.2.6).
+            error.redirect_fragment = True
+        response: Response = provider.server.handle_error_response(None, error)
+        return _with_issuer(provider, response)
+    detail = f"{error.error}: {error.description}"
+    if isinstance(error, InvalidClientError):
+        raise UnknownPartner(detail)
+    raise ProtocolError(detail)
+
+
+def _with_issuer(provider: OidcProvider, response: Response) -> Response:
+    """``iss`` in every authorization response (RFC 9207 §2): mix-up defence for the RP."""
+    location = response.headers.get("Location")
+    if location:
+        fragment = "#" in location
+        response.headers["Location"] = add_params_to_uri(location, {"iss": provider.issuer}, fragment)
+    return response
+
+
+def _logout_fields() -> dict[str, str]:
+    names = ("client_id", "post_logout_redirect_uri", "state", "ui_locales")
+    return {name: request.values[name] for name in names if request.values.get(name)}
+
+
+def _public_json(document: dict[str, Any]) -> ResponseReturnValue:
+    response = jsonify(document)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response

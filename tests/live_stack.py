@@ -1,0 +1,128 @@
+"""The three services as real processes on loopback ports, as ``make demo`` runs them.
+
+Used by tests/flows/test_real_processes.py (a parent over plain HTTP) and tests/browser_e2e/
+(a parent in Chromium). Each stack gets a temporary config folder: the demo accounts, the ATEN
+directory, the school registry and the ENT directory of config/, rewritten for free ports, and
+``educonnect-bridge demo --no-serve`` prepares keys, metadata, database and demo data there.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_PORTS = {"ent": 8000, "idp": 8001, "aten": 8002}  # the URLs written in config/ files
+RELEASED = (
+    "sn",
+    "givenName",
+    "FrEduCtId",
+    "FrEduCtDateConnexion",
+    "FrEduUrlRetour",
+    "FrEduVecteur",
+    "FrEduCtPersonAffiliation",
+)
+
+
+@dataclass(frozen=True)
+class LiveStack:
+    root: Path  # the temporary folder: config/, certs/, var/
+    urls: dict[str, str]  # "ent", "idp", "aten" -> http://127.0.0.1:PORT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_get(url: str):
+    assert url.startswith("http://127.0.0.1:")  # loopback only
+    return urllib.request.urlopen(url, timeout=5)  # noqa: S310 - URL checked just above
+
+
+def wait_until_ready(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with http_get(f"{url}/readyz") as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    raise AssertionError(f"{url} not ready after {timeout} s")
+
+
+def _write_config(root: Path, urls: dict[str, str]) -> Path:
+    config = root / "config"
+    (config / "demo").mkdir(parents=True)
+
+    def moved(text: str) -> str:  # the demo files name localhost:8000-8002
+        for name, port in DEMO_PORTS.items():
+            text = text.replace(f"http://localhost:{port}", urls[name])
+        return text
+
+    for name in ("educonnect_accounts.toml", "aten.ldif", "registry.csv"):
+        source = ROOT / "config" / "demo" / name
+        (config / "demo" / name).write_text(moved(source.read_text(encoding="utf-8")), encoding="utf-8")
+    for name in ("ent_establishments.csv", "ent_pupils.csv"):
+        (config / name).write_text((ROOT / "config" / name).read_text(encoding="utf-8"), encoding="utf-8")
+    aten_entity_id = f'aten_entity_id = "{urls["aten"]}/saml/metadata"\n'
+    released = ", ".join(f'"{a}"' for a in RELEASED)
+    (config / "idp.toml").write_text(
+        f'base_url = "{urls["idp"]}"\npeer_metadata = ["var/metadata/aten.xml"]\n{aten_entity_id}'
+        f'[[service_providers]]\nmetadata = "var/metadata/ent.xml"\nattributes = [{released}]\n'
+    )
+    (config / "ent.toml").write_text(
+        f'base_url = "{urls["ent"]}"\npeer_metadata = ["var/metadata/idp.xml"]\n{aten_entity_id}'
+        'directory = { establishments = "config/ent_establishments.csv", pupils = "config/ent_pupils.csv" }\n'
+    )
+    (config / "aten.toml").write_text(
+        f'base_url = "{urls["aten"]}"\npeer_metadata = ["var/metadata/idp-sp.xml"]\n'
+    )
+    return config
+
+
+@contextmanager
+def live_stack(root: Path) -> Iterator[LiveStack]:
+    """Prepare the demo under ``root``, start the three services, stop them on exit."""
+    ports = {"ent": free_port(), "idp": free_port(), "aten": free_port()}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    config = _write_config(root, urls)
+    env = {**os.environ, "EDUCONNECT_CONFIG_DIR": str(config), "EDUCONNECT_MODE": "demo"}
+    for key in ("DATABASE_URL", "REDIS_URL"):
+        env.pop(key, None)
+    cli = [sys.executable, "-m", "federation.cli"]
+    subprocess.run([*cli, "demo", "--no-serve"], env=env, check=True, cwd=ROOT, capture_output=True)
+    logs = root / "logs"
+    logs.mkdir()
+    procs = []
+    try:
+        for name, port in ports.items():
+            with (logs / f"{name}.log").open("wb") as log:
+                procs.append(
+                    subprocess.Popen(
+                        [*cli, "serve", name, "--port", str(port)],
+                        env=env,
+                        cwd=ROOT,
+                        stdout=subprocess.DEVNULL,
+                        stderr=log,
+                    )
+                )
+        for url in urls.values():
+            wait_until_ready(url)
+        yield LiveStack(root=root, urls=urls)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=15)

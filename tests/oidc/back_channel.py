@@ -1,0 +1,35 @@
+"""The ENT's server-to-server calls to ÉduConnect, routed to the IdP's Flask test client."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from flask import Flask
+
+from sp_ent.oidc_rp import HttpAnswer
+
+
+@dataclass
+class AppsHttpClient:
+    apps: dict[str, Flask]  # base URL -> app
+    calls: list[str] = field(default_factory=list)
+
+    def _route(self, url: str) -> tuple[Flask, str, str]:
+        parts = urlsplit(url)
+        base = f"{parts.scheme}://{parts.netloc}"
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        return self.apps[base], base, path
+
+    def get(self, url: str, headers: Mapping[str, str]) -> HttpAnswer:
+        app, base, path = self._route(url)
+        self.calls.append(f"GET {path}")
+        response = app.test_client().get(path, base_url=base, headers=dict(headers))
+        return HttpAnswer(response.status_code, response.get_data())
+
+    def post(self, url: str, data: Mapping[str, str], headers: Mapping[str, str]) -> HttpAnswer:
+        app, base, path = self._route(url)
+        self.calls.append(f"POST {path}")
+        response = app.test_client().post(path, base_url=base, data=dict(data), headers=dict(headers))
+        return HttpAnswer(response.status_code, response.get_data())

@@ -1,0 +1,150 @@
+"""Authorization endpoint rules of DESIGN §5: code flow only, exact redirect_uri, the IdP's pages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from idp.continuation import register_step
+from tests.browser import page_text
+from tests.oidc.rp import ISSUER
+
+
+@pytest.mark.parametrize(
+    "response_type",
+    ["id_token", "token", "id_token token", "code id_token", "code token", "code id_token token"],
+)
+def test_implicit_and_hybrid_flows_are_refused(rp, response_type):
+    request = rp.request(response_type=response_type)
+    response = rp.authorize(request)
+    answer = rp.callback(response)
+    assert answer["error"] == "unsupported_response_type" and answer["state"] == request.state
+    assert "code" not in answer and "id_token" not in answer and "access_token" not in answer
+    assert urlsplit(response.headers["Location"]).fragment  # these flows answer in the fragment
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "https://lycee.test/oidc/retour/",  # trailing slash
+        "https://LYCEE.test/oidc/retour",  # case of the host
+        "https://lycee.test/OIDC/retour",  # case of the path
+        "https://lycee.test:443/oidc/retour",  # explicit default port
+        "https://lycee.test:8443/oidc/retour",  # another port
+        "https://lycee.test/oidc/retour/autre",  # registered URI as a prefix
+        "https://lycee.test/oidc/retour?suite=1",  # added query
+        "https://lycee.test/oidc",  # a prefix of the registered URI
+        "http://lycee.test/oidc/retour",  # scheme
+        "https://lycee.test.attaquant.test/oidc/retour",
+    ],
+)
+def test_redirect_uri_must_match_exactly_or_the_parent_sees_a_page(rp, variant):
+    response = rp.authorize(rp.request(redirect_uri=variant))
+    assert response.status_code == 400 and "Location" not in response.headers
+    assert "Demande de connexion refusée" in page_text(response)
+
+
+def test_unknown_client_gets_a_page_never_a_redirect(rp):
+    response = rp.authorize(rp.request(client_id="ent-inconnu"))
+    assert response.status_code == 400 and "Location" not in response.headers
+    assert "Service inconnu" in page_text(response)
+
+
+def test_request_without_openid_scope_is_refused(rp):
+    answer = rp.callback(rp.authorize(rp.request(scope="profile")))
+    assert answer["error"] == "invalid_scope"
+
+
+def test_duplicated_parameter_is_refused_without_redirect(rp, op):
+    request = rp.request()
+    query = "&".join(f"{k}={v}" for k, v in request.params.items()) + "&state=deux"
+    response = op.test_client().get(f"/oidc/authorize?{query}", base_url=ISSUER)
+    assert response.status_code == 400 and "Location" not in response.headers
+
+
+def test_oversized_state_is_refused(rp):
+    answer = rp.callback(rp.authorize(rp.request(state="x" * 600)))
+    assert answer["error"] == "invalid_request"
+
+
+def test_nonce_is_accepted_once_per_client(rp, parent):
+    first = rp.request(nonce="le-meme-nonce-" + rp.request().state)
+    assert "code" in rp.sign_in(parent, first)
+    again = rp.request(nonce=first.nonce)
+    answer = rp.callback(rp.authorize(again))
+    assert answer["error"] == "invalid_request"
+
+
+def test_idp_hint_aten_starts_the_transition_and_keeps_the_request(rp):
+    request = rp.request(idp_hint="aten")
+    response = rp.authorize(request)
+    assert response.status_code == 302 and response.headers["Location"] == "/transition/aten"
+    with rp.session() as sess:
+        resumed = sess["next_url"]
+    assert resumed.startswith("/oidc/authorize?") and f"state={request.state}" in resumed
+
+
+def test_idp_hint_aten_with_a_session_answers_at_once(rp, parent):
+    rp.tokens(parent)
+    answer = rp.callback(rp.authorize(rp.request(idp_hint="aten")))
+    assert "code" in answer
+
+
+def test_login_hint_and_ui_locales_are_accepted_before_login(rp):
+    response = rp.follow_to_client(rp.authorize(rp.request(login_hint="c.martin1", ui_locales="fr-FR")))
+    assert response.status_code == 200 and response.request.path == "/connexion"
+
+
+def test_newest_request_wins_over_a_forgotten_saml_request(rp, parent):
+    with rp.session() as sess:
+        sess["pending_authn"] = {"request_id": "id-oublie"}
+    answer = rp.sign_in(parent)
+    assert "code" in answer  # not the SAML answer page of the forgotten request
+
+
+STEP_ACCOUNTS: set[str] = set()
+
+
+@pytest.fixture
+def pending_step(op, parent):
+    """A step due before any answer (like « Ajout d'élèves »), for this test's parent only."""
+    if not op.extensions.get("test_step_registered"):
+        register_step(op, lambda account: "/etape-de-test" if account.id in STEP_ACCOUNTS else None)
+        op.extensions["test_step_registered"] = True
+    STEP_ACCOUNTS.add(parent.id)
+    yield parent
+    STEP_ACCOUNTS.discard(parent.id)
+
+
+def test_pending_step_comes_before_the_answer_then_the_request_resumes(rp, pending_step):
+    request = rp.request()
+    login_page = rp.follow_to_client(rp.authorize(request))
+    after_login = rp.log_in(login_page, pending_step)
+    assert after_login.headers["Location"] == "/etape-de-test"
+    with rp.session() as sess:
+        resumed = sess["next_url"]
+    STEP_ACCOUNTS.discard(pending_step.id)  # the parent completes the step
+    answer = rp.callback(rp.follow_to_client(rp.get(ISSUER + resumed)))
+    assert answer["state"] == request.state and "code" in answer
+
+
+def test_prompt_none_with_a_pending_step_is_interaction_required(rp, pending_step):
+    STEP_ACCOUNTS.discard(pending_step.id)
+    rp.tokens(pending_step)
+    STEP_ACCOUNTS.add(pending_step.id)
+    answer = rp.callback(rp.authorize(rp.request(prompt="none")))
+    assert answer["error"] == "interaction_required"
+
+
+def test_inactive_account_session_is_not_answered(rp, parent, op):
+    rp.tokens(parent)
+    sessions = op.extensions["idp"].accounts._sessions
+    from sqlalchemy import update
+
+    from idp.storage.models import AccountRow
+
+    with sessions.begin() as db:
+        db.execute(update(AccountRow).where(AccountRow.id == parent.id).values(status="bloque"))
+    answer = rp.callback(rp.authorize(rp.request(prompt="none")))
+    assert answer["error"] == "login_required"

@@ -1,0 +1,125 @@
+"""Codes and tokens in the ephemeral store: short-lived, single use, revoked on reuse."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from federation.stores.embedded_store import EmbeddedStore
+from idp.oidc.grant_store import (
+    ACCESS_TOKEN_TTL_SECONDS,
+    CODE_PREFIX,
+    CODE_TTL_SECONDS,
+    CodeReused,
+    GrantStore,
+    IssuedCode,
+    IssuedToken,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def store(tmp_path, clock):
+    return EmbeddedStore(tmp_path / "store.sqlite3", clock=clock)
+
+
+@pytest.fixture
+def grants(store, clock):
+    return GrantStore(store, clock)
+
+
+CODE = IssuedCode(
+    client_id="ent",
+    redirect_uri="https://ent.test/cb",
+    scope="openid",
+    account_id="a1",
+    auth_time=1_800_000_000,
+    nonce="n",
+    code_challenge="c" * 43,
+    code_challenge_method="S256",
+)
+
+
+def _token(clock, **changes) -> IssuedToken:
+    fields: dict[str, Any] = {
+        "client_id": "ent",
+        "account_id": "a1",
+        "subject": "s",
+        "scope": "openid",
+        "auth_time": 1,
+        "expires_at": int(clock()) + ACCESS_TOKEN_TTL_SECONDS,
+    }
+    return IssuedToken(**(fields | changes))
+
+
+def test_code_is_redeemed_once(grants):
+    grants.save_code("le-code", CODE)
+    redeemed = grants.redeem_code("le-code")
+    assert redeemed is not None and redeemed.client_id == "ent" and redeemed.digest
+    with pytest.raises(CodeReused):
+        grants.redeem_code("le-code")
+
+
+def test_code_expires(grants, clock):
+    grants.save_code("le-code", CODE)
+    clock.now += CODE_TTL_SECONDS + 1
+    assert grants.redeem_code("le-code") is None
+
+
+def test_store_keeps_a_hash_of_the_code_not_the_code(grants, store):
+    grants.save_code("le-code-secret", CODE)
+    assert store.get(CODE_PREFIX + "le-code-secret") is None
+
+
+def test_oidcc_codereuse_30seconds(grants, clock):
+    """The suite reuses the code 30 s later: refused, and the token issued from it revoked."""
+    grants.save_code("le-code", CODE)
+    first = grants.redeem_code("le-code")
+    grants.save_token("le-jeton", _token(clock), first.digest)
+    assert grants.token("le-jeton") is not None
+    clock.now += 30
+    with pytest.raises(CodeReused):
+        grants.redeem_code("le-code")
+    assert grants.token("le-jeton") is None
+
+
+def test_reuse_racing_the_first_issuance_still_revokes(grants, clock):
+    grants.save_code("le-code", CODE)
+    first = grants.redeem_code("le-code")
+    with pytest.raises(CodeReused):
+        grants.redeem_code("le-code")  # arrives before the first request saved its token
+    grants.save_token("le-jeton", _token(clock), first.digest)
+    assert grants.token("le-jeton") is None
+
+
+def test_token_expires(grants, clock):
+    grants.save_code("le-code", CODE)
+    grants.save_token("le-jeton", _token(clock), grants.redeem_code("le-code").digest)
+    clock.now += ACCESS_TOKEN_TTL_SECONDS + 1
+    assert grants.token("le-jeton") is None
+
+
+def test_nonce_is_remembered_once_per_client(grants):
+    assert not grants.has_nonce("ent", "n1")
+    assert grants.remember_nonce("ent", "n1")
+    assert grants.has_nonce("ent", "n1")
+    assert not grants.remember_nonce("ent", "n1")
+    assert grants.remember_nonce("autre-ent", "n1")
+
+
+def test_client_assertion_id_is_consumed_once(grants):
+    assert grants.consume_assertion_id("ent", "jti-1", 60)
+    assert not grants.consume_assertion_id("ent", "jti-1", 60)
