@@ -101,7 +101,7 @@ def choose_password() -> ResponseReturnValue:
                 now(),
             )
         except InvalidPassword as exc:
-            check = exc.check  # type: ignore[assignment]
+            check = exc.check
         else:
             return _signed_in(created.account)
     return render_template(

@@ -1,6 +1,13 @@
 """Failures of the IdP domain, each with a stable code (pages are chosen by code)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from federation.errors import FederationError, InvalidCredentials, TooManyAttempts
+
+if TYPE_CHECKING:
+    from idp.domain.password_policy import PasswordCheck
 
 __all__ = ["InvalidCredentials", "TooManyAttempts"]  # shared with ATEN, kept importable here
 
@@ -11,7 +18,7 @@ class InvalidPassword(FederationError):
     code = "mot_de_passe_invalide"
     http_status = 200
 
-    def __init__(self, check: object) -> None:
+    def __init__(self, check: PasswordCheck) -> None:
         super().__init__("password rule")
         self.check = check
 

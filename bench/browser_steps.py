@@ -1,0 +1,67 @@
+"""Untimed browser steps that prepare the timed operations (sessions, fresh SAML messages).
+
+Everything here goes through the real services over HTTP, like a browser would: the ENT signs
+the AuthnRequests, the IdP answers them, and the load process later replays only the step
+being measured.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from bench.loopback_http import Connection, Reply, hidden_field, local_target
+
+IDP_COOKIE = "idp_session"
+ENT_COOKIE = "ent_session"
+
+
+class StepFailed(Exception):
+    pass
+
+
+def _expect(reply: Reply, status: int, what: str) -> Reply:
+    if reply.status != status:
+        excerpt = reply.body[:300].decode("utf-8", "replace")
+        raise StepFailed(f"{what}: HTTP {reply.status}, expected {status} {reply.location} {excerpt}")
+    return reply
+
+
+def _cookie(reply: Reply, name: str) -> str:
+    value = reply.cookie(name)
+    if not value:
+        raise StepFailed(f"no {name} cookie set")
+    return f"{name}={value}"
+
+
+def ent_authn_request(ent: Connection) -> tuple[str, str]:
+    """A fresh signed AuthnRequest: (the ENT session cookie holding it, its IdP path and query)."""
+    reply = _expect(ent.request("GET", "/connexion/educonnect"), 302, "ENT /connexion/educonnect")
+    return _cookie(reply, ENT_COOKIE), local_target(reply.location)
+
+
+def login_form(idp: Connection) -> tuple[str, str]:
+    """A new IdP session with its login form: (cookie, CSRF token)."""
+    reply = _expect(idp.request("GET", "/connexion"), 200, "IdP GET /connexion")
+    return _cookie(reply, IDP_COOKIE), hidden_field(reply.body, "csrf_token")
+
+
+def login_body(csrf_token: str, identifier: str, password: str) -> str:
+    return urlencode({"csrf_token": csrf_token, "identifiant": identifier, "mot_de_passe": password})
+
+
+def signed_in_idp_session(idp: Connection, identifier: str, password: str) -> str:
+    """The cookie of an IdP session where this parent has signed in."""
+    cookie, csrf_token = login_form(idp)
+    body = login_body(csrf_token, identifier, password).encode()
+    reply = _expect(idp.request("POST", "/connexion", body, cookie), 302, "IdP POST /connexion")
+    return _cookie(reply, IDP_COOKIE)
+
+
+def saml_post_body(idp: Connection, idp_cookie: str, sso_path: str) -> str:
+    """The IdP's answer to one AuthnRequest, as the form body the browser posts to the ACS."""
+    _expect(idp.request("GET", sso_path, cookie=idp_cookie), 302, "IdP /saml/sso")
+    page = _expect(idp.request("GET", "/saml/reponse", cookie=idp_cookie), 200, "IdP /saml/reponse").body
+    fields = {"SAMLResponse": hidden_field(page, "SAMLResponse")}
+    if b'name="RelayState"' in page:
+        fields["RelayState"] = hidden_field(page, "RelayState")
+    return urlencode(fields)
