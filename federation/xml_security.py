@@ -547,34 +547,11 @@ _SELF_TEST_ASSERTION = (
 
 
 def _throwaway_key_pair(directory: Path) -> tuple[str, str]:
-    import datetime
+    from federation.keys import KeyPair, generate_key_pair
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "xml-security self test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .sign(key, hashes.SHA256())
-    )
-    key_file, cert_file = directory / "self-test.key", directory / "self-test.crt"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return str(key_file), str(cert_file)
+    pair = KeyPair(key_file=directory / "self-test.key", cert_file=directory / "self-test.crt")
+    generate_key_pair(pair, "xml-security self test", days=1)
+    return str(pair.key_file), str(pair.cert_file)
 
 
 def self_test(backend: CryptoBackend) -> None:
