@@ -154,6 +154,7 @@ def create_base_app(import_name: str, settings: Settings, service_title: str) ->
     app.session_interface = StoreSessionInterface(store, settings.cookie, settings.session_ttl_seconds)
     if settings.trusted_proxies:
         n = settings.trusted_proxies
+        # Flask's documented way to wrap its WSGI app; mypy sees a method being replaced.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions["settings"] = settings
     app.extensions["store"] = store

@@ -321,6 +321,7 @@ class InProcessXmlSecBackend(CryptoBackend):
     @property
     def version(self) -> str:
         """libxmlsec1's version (pysaml2 reads this as a property, like xmlsec1's ``--version``)."""
+        # python-xmlsec has get_libxmlsec_version() at run time; its bundled stubs lack it.
         return ".".join(str(part) for part in xmlsec.get_libxmlsec_version())  # type: ignore[attr-defined]
 
     def sign_statement(
