@@ -127,3 +127,17 @@ def test_trusted_proxies_from_the_environment():
     assert build_settings("idp", GOOD, {"EDUCONNECT_TRUSTED_PROXIES": "1"}, ROOT).trusted_proxies == 1
     with pytest.raises(ConfigurationError, match="EDUCONNECT_TRUSTED_PROXIES"):
         build_settings("idp", GOOD, {"EDUCONNECT_TRUSTED_PROXIES": "beaucoup"}, ROOT)
+
+
+@pytest.mark.parametrize("service", ["idp", "ent", "aten"])
+def test_shipped_configuration_loads_in_demo_with_the_in_process_backend(service, tmp_path):
+    from federation.settings import PROJECT_ROOT
+
+    env = {
+        "EDUCONNECT_MODE": "demo",
+        "EDUCONNECT_CONFIG_DIR": str(PROJECT_ROOT / "config"),
+        "EDUCONNECT_STATE_DIR": str(tmp_path),  # the demo secret is written there, not in var/
+    }
+    settings = load_settings(service, env)
+    assert settings.crypto_backend == "inprocess"  # AES-GCM encryption needs it (README)
+    assert settings.base_url.startswith("http://localhost:800")
