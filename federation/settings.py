@@ -51,6 +51,7 @@ class Settings:
     secret_key: str
     database_url: str
     redis_url: str | None
+    redis_key_prefix: str
     state_dir: Path
     certs_dir: Path
     crypto_backend: str
@@ -156,6 +157,7 @@ def build_settings(
         secret_key=secret_key,
         database_url=database_url,
         redis_url=reader.optional_text("redis_url", "REDIS_URL"),
+        redis_key_prefix=reader.optional_text("redis_key_prefix", "REDIS_KEY_PREFIX") or "",
         state_dir=state_dir,
         certs_dir=reader.path("certs_dir", "EDUCONNECT_CERTS_DIR", default="certs"),
         crypto_backend=reader.choice(

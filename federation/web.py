@@ -143,7 +143,7 @@ ERROR_PAGES: dict[str, ErrorPage] = {
 def create_base_app(import_name: str, settings: Settings, service_title: str) -> Flask:
     """A Flask app with the shared session, CSRF, headers, errors and health endpoints."""
     app = Flask(import_name)
-    store = open_store(settings.redis_url, str(settings.embedded_store_path))
+    store = open_store(settings.redis_url, str(settings.embedded_store_path), settings.redis_key_prefix)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME=settings.cookie.name,

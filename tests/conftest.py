@@ -2,7 +2,7 @@
 
 Every flow test runs twice: on the embedded defaults (SQLite + embedded store) and on the real
 PostgreSQL (127.0.0.1:5432, database ``test``, a fresh schema per session) + Redis (127.0.0.1:6379,
-database 14, flushed at start). Nothing reaches the network beyond loopback.
+database 14, every key under a prefix of this run). Nothing reaches the network beyond loopback.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from federation.settings import SERVICES, ServiceName, Settings, build_settings
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/14"
+# Every Redis key of this test run starts with it: runs sharing the server never meet (keys have
+# TTLs, nothing to clean up).
+RUN_PREFIX = f"test-{secrets.token_hex(4)}:"
 BASE_URLS = {"ent": "https://ent.test", "idp": "https://idp.test", "aten": "https://aten.test"}
 
 
@@ -53,7 +56,7 @@ class Deployment:
         if service == "aten":
             data["peer_metadata"] = [str(self.metadata_dir / "idp-sp.xml")]
         data.update(overrides)
-        env = {"REDIS_URL": redis_url} if redis_url else {}
+        env = {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": RUN_PREFIX} if redis_url else {}
         return build_settings(service, data, env, root=self.root)
 
 
@@ -96,7 +99,7 @@ def postgres_schema_url() -> Iterator[str]:
 def redis_url() -> str:
     import redis
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(REDIS_URL).ping()
     return REDIS_URL
 
 

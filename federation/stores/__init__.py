@@ -48,11 +48,11 @@ def consume_once(store: KeyValueStore, scope: str, message_id: str, ttl_seconds:
         raise ReplayedMessage(f"{scope}: {message_id} déjà consommé")
 
 
-def open_store(redis_url: str | None, embedded_path: str) -> KeyValueStore:
+def open_store(redis_url: str | None, embedded_path: str, redis_key_prefix: str = "") -> KeyValueStore:
     if redis_url:
         from federation.stores.redis_store import RedisStore
 
-        return RedisStore.from_url(redis_url)
+        return RedisStore.from_url(redis_url, redis_key_prefix)
     from federation.stores.embedded_store import EmbeddedStore
 
     return EmbeddedStore(embedded_path)

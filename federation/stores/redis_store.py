@@ -8,40 +8,43 @@ from federation.errors import StoreUnavailable
 
 
 class RedisStore:
-    def __init__(self, client: redis.Redis) -> None:
+    """``prefix`` namespaces every key: several deployments (or test runs) can share one Redis."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "") -> None:
         self._client = client
+        self._prefix = prefix
 
     @classmethod
-    def from_url(cls, url: str) -> RedisStore:
-        return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2))
+    def from_url(cls, url: str, prefix: str = "") -> RedisStore:
+        return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2), prefix)
 
     def get(self, key: str) -> bytes | None:
         with _fail_closed():
-            return self._client.get(key)
+            return self._client.get(self._prefix + key)
 
     def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
         with _fail_closed():
-            self._client.set(key, value, ex=ttl_seconds)
+            self._client.set(self._prefix + key, value, ex=ttl_seconds)
 
     def add(self, key: str, value: bytes, ttl_seconds: int) -> bool:
         with _fail_closed():
-            return bool(self._client.set(key, value, ex=ttl_seconds, nx=True))
+            return bool(self._client.set(self._prefix + key, value, ex=ttl_seconds, nx=True))
 
     def pop(self, key: str) -> bytes | None:
         with _fail_closed():
-            return self._client.getdel(key)
+            return self._client.getdel(self._prefix + key)
 
     def incr(self, key: str, ttl_seconds: int) -> int:
         with _fail_closed():
             pipe = self._client.pipeline()
-            pipe.incr(key)
-            pipe.expire(key, ttl_seconds, nx=True)
+            pipe.incr(self._prefix + key)
+            pipe.expire(self._prefix + key, ttl_seconds, nx=True)
             count, _ = pipe.execute()
             return int(count)
 
     def delete(self, key: str) -> None:
         with _fail_closed():
-            self._client.delete(key)
+            self._client.delete(self._prefix + key)
 
     def ping(self) -> None:
         with _fail_closed():

@@ -95,3 +95,13 @@ def test_unreachable_redis_fails_closed():
         store.add(key(), b"1", 60)
     with pytest.raises(StoreUnavailable):
         store.ping()
+
+
+def test_redis_key_prefixes_keep_deployments_apart():
+    first = RedisStore.from_url(REDIS_URL, prefix=f"a-{secrets.token_hex(4)}:")
+    second = RedisStore.from_url(REDIS_URL, prefix=f"b-{secrets.token_hex(4)}:")
+    k = key()
+    assert first.add(k, b"1", 60) is True
+    assert second.get(k) is None
+    assert second.add(k, b"2", 60) is True
+    assert first.get(k) == b"1"
