@@ -106,7 +106,7 @@ ERROR_PAGES: dict[str, ErrorPage] = {
     ),
     "partenaire_inconnu": ErrorPage(
         "Service inconnu",
-        "Le service qui vous a envoyé ici n'est pas enregistré auprès d'ÉduConnect.",
+        "Le service qui vous a envoyé ici n'est pas reconnu : la demande de connexion a été refusée.",
         "Revenez au site de l'établissement et utilisez son lien de connexion.",
     ),
     "message_rejoue": ErrorPage(
