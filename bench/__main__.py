@@ -45,7 +45,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--load-cpus", default="1", help="CPU of the load process in those runs")
     parser.add_argument("--postgres-url", default=POSTGRES_URL, help="server URL (a schema is created)")
     parser.add_argument("--redis-url", default=REDIS_URL, help="a Redis database the bench may flush")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated scenario keys to run (e.g. a,d); default: all. The targets of the "
+        "scenarios left out are not printed",
+    )
+    args = parser.parse_args(argv)
+    known = {s.key for s in SCENARIOS}
+    args.only = {k.strip() for k in args.only.split(",") if k.strip()}
+    if args.only - known:
+        parser.error(f"--only: unknown scenario {sorted(args.only - known)}, known: {sorted(known)}")
+    return args
 
 
 def plan_from(args: argparse.Namespace) -> Plan:
@@ -108,8 +119,9 @@ def run(args: argparse.Namespace) -> Report:
         _progress(f"deployment in {dep.root}")
         bench = Bench(dep, plan, stack)
         _progress("starting the servers…")
-        bench.start({name: SERVERS[name] for s in SCENARIOS for name in s.servers})
-        for scenario in SCENARIOS:
+        chosen = [s for s in SCENARIOS if not args.only or s.key in args.only]
+        bench.start({name: SERVERS[name] for s in chosen for name in s.servers})
+        for scenario in chosen:
             section = Section(scenario.key, scenario.title)
             report.sections.append(section)
             if scenario.run is None:

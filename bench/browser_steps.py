@@ -59,8 +59,7 @@ def signed_in_idp_session(idp: Connection, identifier: str, password: str) -> st
 
 def saml_post_body(idp: Connection, idp_cookie: str, sso_path: str) -> str:
     """The IdP's answer to one AuthnRequest, as the form body the browser posts to the ACS."""
-    _expect(idp.request("GET", sso_path, cookie=idp_cookie), 302, "IdP /saml/sso")
-    page = _expect(idp.request("GET", "/saml/reponse", cookie=idp_cookie), 200, "IdP /saml/reponse").body
+    page = _expect(idp.request("GET", sso_path, cookie=idp_cookie), 200, "IdP /saml/sso").body
     fields = {"SAMLResponse": hidden_field(page, "SAMLResponse")}
     if b'name="RelayState"' in page:
         fields["RelayState"] = hidden_field(page, "RelayState")

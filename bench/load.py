@@ -6,7 +6,7 @@ server does not use), never imported by the services::
     python -m bench.load http SPEC.json     # lanes of operations, see LoadSpec
     python -m bench.load argon2 SECONDS N   # bare argon2id verification, same parameters as the IdP
 
-An operation is one or more HTTP requests (e.g. GET /saml/sso then GET /saml/reponse) whose
+An operation is one or more HTTP requests (e.g. the pages of the transition flow) whose
 replies are checked (status, and a substring of the Location or of the body); its latency is
 from the first request sent to the last reply read. Each lane is one client (one connection,
 one cookie) running its operations one after the other, so two requests of the same browser

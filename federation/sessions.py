@@ -1,7 +1,9 @@
 """Server-side sessions in the ephemeral store: the cookie carries only a random id.
 
 The id is rotated at login (:func:`rotate_session`) so a session fixed before authentication is
-worthless after it. The data lives under ``session:<id>`` with the session TTL.
+worthless after it. The data lives under ``session:<id>`` with the session TTL, an idle timeout:
+reading a session restarts its TTL (``get_touch``), and a request that did not change the
+session writes nothing back (an SSO for a signed-in parent costs one store round trip).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class StoreSessionInterface(SessionInterface):
         sid = request.cookies.get(self.cookie.name, "")
         if sid and len(sid) <= 64:
             try:
-                raw = self.store.get(SESSION_PREFIX + sid)
+                raw = self.store.get_touch(SESSION_PREFIX + sid, self.ttl)
             except StoreUnavailable:
                 # Flask cannot render an error page from here: federation.web refuses the
                 # request in a before_request hook instead (fail closed, never a bypass).
@@ -70,8 +72,9 @@ class StoreSessionInterface(SessionInterface):
                 self.store.delete(SESSION_PREFIX + session.sid)
                 response.delete_cookie(self.cookie.name, path="/")
             return
-        # Refresh on every request: the TTL is an idle timeout.
-        self.store.set(SESSION_PREFIX + session.sid, json.dumps(dict(session)).encode(), self.ttl)
+        if session.modified or session.new:
+            self.store.set(SESSION_PREFIX + session.sid, json.dumps(dict(session)).encode(), self.ttl)
+        # The cookie's Max-Age restarts with every answer, like the TTL restarted by open_session.
         response.set_cookie(
             self.cookie.name,
             session.sid,

@@ -16,12 +16,14 @@ from idp.domain.transition import TransitionService
 from idp.saml_idp import SamlIdentityProvider
 from idp.saml_sp_aten import AtenClient
 from idp.storage.sql_accounts import SqlAccountRepository, new_account_id
+from idp.storage.sql_release import SqlReleaseReader
 
 
 @dataclass(frozen=True)
 class IdpServices:
     settings: Settings
     accounts: SqlAccountRepository
+    release: SqlReleaseReader
     authenticator: Authenticator
     saml: SamlIdentityProvider
     aten: AtenClient
@@ -40,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["idp"] = IdpServices(
         settings=settings,
         accounts=accounts,
+        release=SqlReleaseReader(engine, accounts),
         authenticator=Authenticator(accounts, StoreCounter(get_store(app))),
         saml=saml,
         aten=aten,

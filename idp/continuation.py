@@ -4,6 +4,10 @@ Steps that must happen before any answer to an ENT (e.g. « Ajout d'élèves »)
 callable in ``app.extensions["idp_steps"]``: given the account, it returns the URL of its page
 or None. Then the pending SAML request is answered, or the pending OIDC authorization resumed
 (``session["next_url"]``), or the parent sees their account page.
+
+The steps belong to the login (DESIGN §2 C: « asked again at the next login »): once every step
+has let this session through, later SSO requests of the same session skip them. A login starts a
+new session (``idp.views.start_authenticated_session``), which asks again.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from idp.domain.accounts import Account
 
 PENDING_SAML_KEY = "pending_authn"
 NEXT_URL_KEY = "next_url"
+STEPS_PASSED_KEY = "steps_passed"
 
 Step = Callable[[Account], str | None]
 
@@ -25,10 +30,13 @@ def register_step(app: Flask, step: Step) -> None:
 
 
 def pending_step(account: Account) -> str | None:
+    if session.get(STEPS_PASSED_KEY) == account.id:
+        return None
     for step in current_app.extensions.get("idp_steps", []):
         url = step(account)
         if url:
             return url
+    session[STEPS_PASSED_KEY] = account.id
     return None
 
 

@@ -12,7 +12,6 @@ from federation.errors import SessionExpired
 from federation.sessions import rotate_session
 from federation.web import HELP_URL, allow_form_action, saml_metadata_response
 from idp import services
-from idp.children_views import released_children
 from idp.continuation import NEXT_URL_KEY, PENDING_SAML_KEY, continue_url, pending_step
 from idp.domain.errors import InvalidCredentials, TooManyAttempts
 from idp.domain.release import released_attributes
@@ -33,9 +32,10 @@ def metadata() -> ResponseReturnValue:
 @bp.get("/saml/sso")
 def single_sign_on() -> ResponseReturnValue:
     authn = services().saml.parse_redirect_request(request.args, now())
-    session[PENDING_SAML_KEY] = dataclasses.asdict(authn)
     if session.get("account_id") and not authn.force_authn:
-        return redirect(url_for(".answer"))
+        # Already signed in: answered by this very request (one round trip for the browser).
+        return answer_or_continue(authn)
+    session[PENDING_SAML_KEY] = dataclasses.asdict(authn)
     if services().aten.aten_entity_id in authn.requested_idps:
         # The ENT asked for the parcours de transition (Scoping, SAML core §3.4.1.2).
         return redirect(url_for("transition.start"))
@@ -72,23 +72,32 @@ def start_authenticated_session(account_id: str) -> None:
 
 @bp.get("/saml/reponse")
 def answer() -> ResponseReturnValue:
-    """Answer the pending AuthnRequest with a signed Response (HTTP-POST binding, our own form)."""
-    if not session.get(PENDING_SAML_KEY):
+    """Answer the request left pending by the login or a step (« Ajout d'élèves »)."""
+    pending = session.get(PENDING_SAML_KEY)
+    if not pending:
         raise SessionExpired("no pending AuthnRequest")
-    account = services().accounts.by_id(session.get("account_id", ""))
-    if account is None:
+    return answer_or_continue(AuthenticationRequest.from_session(pending))
+
+
+def answer_or_continue(authn: AuthenticationRequest) -> ResponseReturnValue:
+    """The signed Response (HTTP-POST binding, our own form), unless the parent must first sign
+    in again or go through a step; the request then waits in the session."""
+    release = services().release.for_audience(session.get("account_id", ""), authn.sp_entity_id)
+    if release is None or not release.account.is_active:
+        session.clear()  # the account was deleted or suspended since this session signed in
+        session[PENDING_SAML_KEY] = dataclasses.asdict(authn)
         return redirect(url_for(".login"))
-    step = pending_step(account)
+    step = pending_step(release.account)
     if step:
+        session[PENDING_SAML_KEY] = dataclasses.asdict(authn)
         return redirect(step)
-    pending = session.pop(PENDING_SAML_KEY)
-    authn = AuthenticationRequest.from_session(pending)
+    session.pop(PENDING_SAML_KEY, None)
     auth_time = dt.datetime.fromisoformat(session["auth_time"])
     saml = services().saml
     form = saml.build_response(
         authn,
-        subject=services().accounts.pairwise_subject(account.id, authn.sp_entity_id),
-        attributes=released_attributes(account, auth_time, saml.logout_url, released_children(account.id)),
+        subject=release.subject,
+        attributes=released_attributes(release.account, auth_time, saml.logout_url, release.children),
         authn_instant=auth_time,
     )
     allow_form_action(form.action)

@@ -21,6 +21,10 @@ class KeyValueStore(Protocol):
 
     def get(self, key: str) -> bytes | None: ...
 
+    def get_touch(self, key: str, ttl_seconds: int) -> bytes | None:
+        """Read a value and restart its TTL in the same step (idle timeouts: Redis ``GETEX``)."""
+        ...
+
     def set(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
 
     def add(self, key: str, value: bytes, ttl_seconds: int) -> bool:

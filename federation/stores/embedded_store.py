@@ -66,6 +66,15 @@ class EmbeddedStore:
             raise StoreUnavailable(f"embedded store: {exc}") from exc
         return bytes(row[0]) if row else None
 
+    def get_touch(self, key: str, ttl_seconds: int) -> bytes | None:
+        with self._transaction() as db:
+            now = self._clock()
+            row = db.execute(
+                "UPDATE kv SET expires_at = ? WHERE key = ? AND expires_at > ? RETURNING value",
+                (now + ttl_seconds, key, now),
+            ).fetchone()
+        return bytes(row[0]) if row else None
+
     def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
         with self._transaction() as db:
             db.execute(

@@ -22,6 +22,10 @@ class RedisStore:
         with _fail_closed():
             return self._client.get(self._prefix + key)
 
+    def get_touch(self, key: str, ttl_seconds: int) -> bytes | None:
+        with _fail_closed():
+            return self._client.getex(self._prefix + key, ex=ttl_seconds)
+
     def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
         with _fail_closed():
             self._client.set(self._prefix + key, value, ex=ttl_seconds)

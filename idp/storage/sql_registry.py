@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -262,14 +262,7 @@ class SqlRegistryRepository:
 
     def confirmed_children(self, account_id: str) -> list[ReleasedChild]:
         with self._sessions() as db:
-            rows = db.execute(
-                select(StudentRow.id, StudentRow.uai, EstablishmentRow.degree)
-                .join(ChildLinkRow, ChildLinkRow.student_id == StudentRow.id)
-                .join(EstablishmentRow, EstablishmentRow.uai == StudentRow.uai)
-                .where(ChildLinkRow.account_id == account_id, ChildLinkRow.confirmed_at.is_not(None))
-                .order_by(StudentRow.birth_date, StudentRow.id)
-            ).all()
-            return [ReleasedChild(student_id, uai, degree) for student_id, uai, degree in rows]
+            return released_children_from(db.execute(confirmed_children_query(account_id)))
 
     # --- attempts -------------------------------------------------------------------------
 
@@ -483,3 +476,18 @@ def _upsert(db: Session, row: Any, model: Any, values: dict[str, Any], now: dt.d
         setattr(row, key, value)
     row.updated_at = now
     return ImportCounts(updated=1)
+
+
+def confirmed_children_query(account_id: str) -> Select[str, str, int]:
+    """The confirmed children of an account, oldest first (FrEduVecteur order)."""
+    return (
+        select(StudentRow.id, StudentRow.uai, EstablishmentRow.degree)
+        .join(ChildLinkRow, ChildLinkRow.student_id == StudentRow.id)
+        .join(EstablishmentRow, EstablishmentRow.uai == StudentRow.uai)
+        .where(ChildLinkRow.account_id == account_id, ChildLinkRow.confirmed_at.is_not(None))
+        .order_by(StudentRow.birth_date, StudentRow.id)
+    )
+
+
+def released_children_from(rows: Iterable[tuple[str, str, int]]) -> list[ReleasedChild]:
+    return [ReleasedChild(student_id, uai, degree) for student_id, uai, degree in rows]

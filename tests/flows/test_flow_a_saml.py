@@ -45,7 +45,9 @@ def test_parent_signs_in_and_lands_on_the_ent(browser, parent):
 def test_second_sign_in_reuses_the_idp_session(browser, parent):
     browser.follow(browser.submit(browser.follow(sign_in(browser, parent.identifier)), form_id="saml-post"))
     again = browser.follow(browser.get("https://ent.test/connexion/educonnect"))
-    assert again.request.path == "/saml/reponse"  # no second password prompt
+    # No second password prompt: the SSO request itself answers with the signed Response.
+    assert again.status_code == 200 and again.request.path == "/saml/sso"
+    assert 'name="SAMLResponse"' in again.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("identifier_kind", ["unknown", "wrong-password"])
@@ -89,3 +91,23 @@ def test_authn_request_is_signed_with_rsa_sha256(browser):
     query = parse_qs(urlsplit(to_idp.headers["Location"]).query)
     assert query["SigAlg"] == ["http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"]
     assert query["Signature"][0]
+
+
+@pytest.mark.parametrize("change", ["suspended", "deleted"])
+def test_a_live_session_of_a_suspended_or_deleted_account_is_not_answered(browser, stack, parent, change):
+    from sqlalchemy import delete, update
+
+    from idp.storage.models import AccountRow
+
+    browser.follow(browser.submit(browser.follow(sign_in(browser, parent.identifier)), form_id="saml-post"))
+    sessions = stack.idp.extensions["idp"].accounts._sessions
+    with sessions.begin() as db:
+        rows = AccountRow.id == parent.id
+        db.execute(
+            update(AccountRow).where(rows).values(status="bloque")
+            if change == "suspended"
+            else delete(AccountRow).where(rows)
+        )
+    again = browser.follow(browser.get("https://ent.test/connexion/educonnect"))
+    assert again.request.path == "/connexion" and "Identifiant" in page_text(again)
+    assert "SAMLResponse" not in again.get_data(as_text=True)

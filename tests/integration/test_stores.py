@@ -63,6 +63,21 @@ def test_values_expire(store):
     assert store.add(f"{k}:nx", b"y", 60) is True  # an expired one-time key can be taken again
 
 
+def test_get_touch_restarts_the_ttl_of_a_live_value_only(store):
+    """Sessions are an idle timeout: reading one keeps it alive, an expired one stays gone."""
+    k = key()
+    store.set(k, b"session", 1)
+    time.sleep(0.6)
+    assert store.get_touch(k, 2) == b"session"
+    time.sleep(0.7)  # past the first TTL, within the restarted one
+    assert store.get(k) == b"session"
+    assert store.get_touch(f"{k}:absent", 60) is None
+    store.set(f"{k}:short", b"x", 1)
+    time.sleep(1.2)
+    assert store.get_touch(f"{k}:short", 60) is None
+    assert store.get(f"{k}:short") is None
+
+
 def test_consume_once_refuses_a_replay(store):
     message_id = secrets.token_hex(8)
     consume_once(store, "test", message_id, 60)

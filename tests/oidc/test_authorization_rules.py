@@ -130,11 +130,23 @@ def test_pending_step_comes_before_the_answer_then_the_request_resumes(rp, pendi
 
 
 def test_prompt_none_with_a_pending_step_is_interaction_required(rp, pending_step):
+    login_page = rp.follow_to_client(rp.authorize(rp.request()))
+    assert rp.log_in(login_page, pending_step).headers["Location"] == "/etape-de-test"
+    # Signed in, the step not done: a silent request cannot be answered.
+    answer = rp.callback(rp.authorize(rp.request(prompt="none")))
+    assert answer["error"] == "interaction_required"
+
+
+def test_steps_passed_once_are_not_asked_again_in_the_same_session(rp, pending_step):
+    """The steps belong to the login (DESIGN §2 C): a step due later waits for the next login."""
     STEP_ACCOUNTS.discard(pending_step.id)
     rp.tokens(pending_step)
     STEP_ACCOUNTS.add(pending_step.id)
     answer = rp.callback(rp.authorize(rp.request(prompt="none")))
-    assert answer["error"] == "interaction_required"
+    assert "code" in answer
+    rp.browser = rp.op.test_client()  # another browser: a new login
+    login_page = rp.follow_to_client(rp.authorize(rp.request()))
+    assert rp.log_in(login_page, pending_step).headers["Location"] == "/etape-de-test"
 
 
 def test_inactive_account_session_is_not_answered(rp, parent, op):
