@@ -20,11 +20,13 @@ Swapping a pysaml2 entity (``Server``/``Saml2Client``) to it: see :func:`install
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import secrets
 import tempfile
 import threading
+import uuid
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,8 @@ from saml2.sigver import (
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 XENC_NS = "http://www.w3.org/2001/04/xmlenc#"
+SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
+SAMLP_NS = "urn:oasis:names:tc:SAML:2.0:protocol"
 _C = xmlsec.constants
 
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -317,6 +321,9 @@ class InProcessXmlSecBackend(CryptoBackend):
         self.key_transport = key_transport
         self.decryption_algorithms = {**_AEAD, **(_LEGACY_CBC if allow_legacy_decryption else {})}
         self._keys = _KeyCache(cache_size)
+        self._templates: dict[str, etree._Element] = {}  # EncryptedData templates by recipient
+        self._templates_lock = threading.Lock()
+        self._templates_size = cache_size
 
     @property
     def version(self) -> str:
@@ -398,7 +405,13 @@ class InProcessXmlSecBackend(CryptoBackend):
     def _encrypt_node(
         self, root: etree._Element, node: etree._Element, cert_file: str, template: str | SamlBase
     ) -> str:
-        encrypted_data = parse_xml(template)
+        result = self._encrypt_element(node, cert_file, parse_xml(template))
+        return _serialize(root if node is not root else result)
+
+    def _encrypt_element(
+        self, node: etree._Element, cert_file: str, encrypted_data: etree._Element
+    ) -> etree._Element:
+        """Replace ``node`` by the filled-in ``encrypted_data`` template and return the latter."""
         if encrypted_data.tag != _xenc("EncryptedData"):
             raise EncryptionPolicyError("template is not an xenc:EncryptedData")
         _one(encrypted_data, _xenc("EncryptionMethod"), EncryptionPolicyError).set(
@@ -423,7 +436,7 @@ class InProcessXmlSecBackend(CryptoBackend):
         except xmlsec.Error as exc:
             raise EncryptionPolicyError(f"encryption failed: {exc}") from exc
         result.insert(1, key_info)  # EncryptedType order: EncryptionMethod, KeyInfo, CipherData
-        return _serialize(root if node is not root else result)
+        return result
 
     def _wrap_session_key(
         self, encrypted_key: etree._Element, session_key: bytes, recipient: xmlsec.Key
@@ -446,6 +459,99 @@ class InProcessXmlSecBackend(CryptoBackend):
             encrypted_key.tag = _xenc("EncryptedKey")
         if key_info is not None:
             encrypted_key.insert(1, key_info)
+
+    # --- one-pass Response signing (the IdP's hot path) ---------------------------------------
+
+    def seal_response(
+        self,
+        response: str,
+        key_file: str,
+        certificate: str,
+        sign_alg: str,
+        digest_alg: str,
+        recipient: str | None = None,
+    ) -> str:
+        """Sign the Assertion, encrypt it for ``recipient``, then sign the Response, in one tree.
+
+        pysaml2's own pipeline (``sign_statement`` → ``encrypt_assertion`` → ``sign_statement``)
+        serializes and re-parses the whole document between steps; the result here is the same
+        document: enveloped signatures after ``saml:Issuer`` with exclusive c14n, our certificate
+        (``certificate``, base64 DER) in ``ds:KeyInfo`` as ``pre_signature_part`` writes it, and
+        an ``EncryptedAssertion`` holding an AES-GCM ``EncryptedData`` whose key is wrapped with
+        RSA-OAEP for ``recipient`` (the SP's encryption certificate, PEM). ``response`` is an
+        unsigned ``samlp:Response`` with exactly one ``saml:Assertion``.
+        """
+        root = parse_xml(response)
+        if root.tag != f"{{{SAMLP_NS}}}Response":
+            raise UnsafeDocumentError("document element is not samlp:Response")
+        assertion = _one(root, f"{{{SAML_NS}}}Assertion", UnsafeDocumentError)
+        key = self._keys.load(key_file, _C.KeyDataFormatPem)
+        self._sign_element(root, assertion, key, certificate, sign_alg, digest_alg)
+        if recipient is not None:
+            # A copy as its own document declares every namespace the Assertion uses: once
+            # decrypted it is parsed alone (pysaml2's "self-contained" assertion). Exclusive c14n
+            # makes the signature indifferent to the move.
+            standalone = copy.deepcopy(assertion)
+            encrypted_data = self._encrypt_element(
+                standalone, recipient, self._encryption_template(recipient)
+            )
+            wrapper = etree.Element(f"{{{SAML_NS}}}EncryptedAssertion", nsmap={"saml": SAML_NS})
+            wrapper.append(encrypted_data)
+            root.replace(assertion, wrapper)
+        self._sign_element(root, root, key, certificate, sign_alg, digest_alg)
+        return _serialize(root)
+
+    def _sign_element(
+        self,
+        root: etree._Element,
+        element: etree._Element,
+        key: xmlsec.Key,
+        certificate: str,
+        sign_alg: str,
+        digest_alg: str,
+    ) -> None:
+        method, digest = SIGNATURE_METHODS.get(sign_alg), DIGEST_METHODS.get(digest_alg)
+        if method is None or digest is None:
+            raise SignaturePolicyError(f"refusing to sign with {sign_alg} / {digest_alg} (SHA-256+ only)")
+        element_id = element.get("ID")
+        if not element_id or len(element) == 0 or element[0].tag != f"{{{SAML_NS}}}Issuer":
+            raise UnsafeDocumentError(f"{etree.QName(element).localname} needs an ID and a first saml:Issuer")
+        signature = xmlsec.template.create(element, _C.TransformExclC14N, method, ns="ds")
+        element[0].addnext(signature)  # SAML core §5.4.1: right after Issuer
+        reference = xmlsec.template.add_reference(signature, digest, uri=f"#{element_id}")
+        xmlsec.template.add_transform(reference, _C.TransformEnveloped)
+        xmlsec.template.add_transform(reference, _C.TransformExclC14N)
+        x509_data = xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(signature))
+        xmlsec.template.x509_data_add_certificate(x509_data).text = certificate
+        _checked_signature(element)  # the template we built meets what we demand of peers
+        xmlsec.tree.add_ids(root, ["ID"])
+        ctx = _signature_context(key)
+        try:
+            ctx.sign(signature)
+        except xmlsec.Error as exc:
+            raise SignatureError(f"signing {etree.QName(element).localname} failed: {exc}") from exc
+
+    def _encryption_template(self, recipient: str) -> etree._Element:
+        """``pre_encryption_part``'s EncryptedData for this certificate, parsed once, fresh Ids."""
+        template = self._templates.get(recipient)
+        if template is None:
+            _, unwrapped = get_pem_wrapped_unwrapped(recipient)
+            template = parse_xml(
+                str(
+                    pre_encryption_part(
+                        msg_enc=self.data_encryption, key_enc=self.key_transport, encrypt_cert=unwrapped
+                    )
+                )
+            )
+            with self._templates_lock:
+                if len(self._templates) >= self._templates_size:
+                    self._templates.clear()
+                self._templates[recipient] = template
+        fresh = copy.deepcopy(template)
+        fresh.set("Id", f"ED_{uuid.uuid4()}")
+        for encrypted_key in fresh.iter(_xenc("EncryptedKey")):
+            encrypted_key.set("Id", f"EK_{uuid.uuid4()}")
+        return fresh
 
     def decrypt(self, enctext: str | bytes | SamlBase, key_file: str) -> str:
         """Decrypt the first xenc:EncryptedData of the document with the private key ``key_file``.

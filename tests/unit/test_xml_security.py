@@ -622,6 +622,114 @@ def test_tampered_ciphertext_is_refused(pki: Pki, encrypted: str) -> None:
         InProcessXmlSecBackend().decrypt(etree.tostring(root, encoding="unicode"), pki.sp.key)
 
 
+# 3b. The IdP's one-pass signing: pysaml2 builds the Response unsigned, seal_response signs the
+# Assertion, encrypts it and signs the Response; pysaml2 SPs on either backend must accept it.
+
+
+def seal(
+    pki: Pki,
+    sp: Saml2Client,
+    *,
+    encrypt: bool,
+    sign_alg: str = SIG_RSA_SHA256,
+    digest_alg: str = DIGEST_SHA256,
+) -> tuple[str, str]:
+    idp = make_idp(pki, "inprocess")
+    request_id, _ = sp.prepare_for_authenticate(entityid=IDP_ID)
+    unsigned = idp.create_authn_response(
+        IDENTITY,
+        request_id,
+        ACS,
+        SP_ID,
+        userid="ann",
+        authn=AUTHN,
+        sign_response=False,
+        sign_assertion=False,
+        encrypt_assertion=False,
+    )
+    recipient = Path(pki.sp.cert).read_text(encoding="ascii") if encrypt else None
+    sealed = InProcessXmlSecBackend().seal_response(
+        str(unsigned), pki.idp.key, idp.sec.my_cert, sign_alg, digest_alg, recipient
+    )
+    return request_id, sealed
+
+
+@pytest.mark.parametrize("encrypt", [False, True], ids=["signed", "encrypted"])
+@pytest.mark.parametrize("sp_backend", BACKENDS)
+def test_sealed_response_is_accepted_by_pysaml2_on_both_backends(
+    pki: Pki, sp_backend: str, encrypt: bool
+) -> None:
+    sp = make_sp(pki, sp_backend)
+    request_id, xml = seal(pki, sp, encrypt=encrypt)
+    assert ("ann@example.org" in xml) is not encrypt
+    if encrypt:
+        assert _encryption_methods(xml) == ([AES256_GCM], [RSA_OAEP_MGF1P])
+    response = consume(sp, request_id, xml)
+    assert response.ava == IDENTITY
+    assert response.assertion.signature is not None and response.response.signature is not None
+
+
+def test_sealed_response_signatures_follow_the_profile(pki: Pki) -> None:
+    _, xml = seal(pki, make_sp(pki, "inprocess"), encrypt=False)
+    root = etree.fromstring(xml.encode())
+    certificate = make_idp(pki, "inprocess").sec.my_cert
+    for element in (root, root.find(f"{{{SAML}}}Assertion")):
+        assert [etree.QName(child).localname for child in element[:2]] == ["Issuer", "Signature"]
+        signature = element[1]
+        assert signature.find(f".//{{{DS}}}Reference").get("URI") == "#" + element.get("ID")
+        assert signature.findtext(f".//{{{DS}}}X509Certificate") == certificate
+    assert set(algorithms(xml, f"{{{DS}}}SignatureMethod")) == {SIG_RSA_SHA256}
+    assert set(algorithms(xml, f"{{{DS}}}DigestMethod")) == {DIGEST_SHA256}
+    assert set(algorithms(xml, f"{{{DS}}}CanonicalizationMethod")) == {
+        "http://www.w3.org/2001/10/xml-exc-c14n#"
+    }
+
+
+@pytest.mark.parametrize("sp_backend", BACKENDS)
+def test_tampered_sealed_response_is_refused(pki: Pki, sp_backend: str) -> None:
+    sp = make_sp(pki, sp_backend)
+    request_id, xml = seal(pki, sp, encrypt=False)
+    with pytest.raises((SignatureError, InvalidAssertion, XmlsecError)):
+        consume(sp, request_id, xml.replace("ann@example.org", "eve@example.org"))
+
+
+def test_sealed_response_by_another_key_is_refused(pki: Pki) -> None:
+    sp = make_sp(pki, "inprocess")
+    request_id, _ = sp.prepare_for_authenticate(entityid=IDP_ID)
+    unsigned = make_idp(pki, "inprocess").create_authn_response(
+        IDENTITY, request_id, ACS, SP_ID, userid="ann", authn=AUTHN, sign_response=False, sign_assertion=False
+    )
+    evil = InProcessXmlSecBackend().seal_response(
+        str(unsigned), pki.evil.key, "", SIG_RSA_SHA256, DIGEST_SHA256, None
+    )
+    with pytest.raises(SignatureError):
+        consume(sp, request_id, evil)
+
+
+@pytest.mark.parametrize(
+    ("sign_alg", "digest_alg"), [(SIG_RSA_SHA1, DIGEST_SHA256), (SIG_RSA_SHA256, DIGEST_SHA1)]
+)
+def test_sealing_refuses_sha1(pki: Pki, sign_alg: str, digest_alg: str) -> None:
+    with pytest.raises(SignaturePolicyError):
+        seal(pki, make_sp(pki, "inprocess"), encrypt=False, sign_alg=sign_alg, digest_alg=digest_alg)
+
+
+@pytest.mark.parametrize("shape", ["not-a-response", "two-assertions", "doctype"])
+def test_sealing_refuses_what_is_not_one_response_with_one_assertion(
+    pki: Pki, signed: str, shape: str
+) -> None:
+    root = etree.fromstring(signed.encode())
+    if shape == "not-a-response":
+        xml = etree.tostring(root.find(f"{{{SAML}}}Assertion"), encoding="unicode")
+    elif shape == "two-assertions":
+        root.append(copy.deepcopy(root.find(f"{{{SAML}}}Assertion")))
+        xml = etree.tostring(root, encoding="unicode")
+    else:
+        xml = '<!DOCTYPE r [<!ENTITY e "x">]>' + etree.tostring(root, encoding="unicode")
+    with pytest.raises(UnsafeDocumentError):
+        InProcessXmlSecBackend().seal_response(xml, pki.idp.key, "", SIG_RSA_SHA256, DIGEST_SHA256)
+
+
 # 4. Start-up self test, factory, wiring, caching, threads.
 
 
