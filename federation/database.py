@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from flask import g, has_request_context
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
 class Base(DeclarativeBase):
@@ -44,3 +47,42 @@ def make_session_factory(engine: Engine) -> sessionmaker[Any]:
 def ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+class ReadSessions:
+    """Sessions for reads only, in autocommit on the same pool: no BEGIN / ROLLBACK round trips
+    around the SELECTs (each statement sees committed data). Whatever writes, locks or needs one
+    snapshot across statements keeps ``sessions.begin()``.
+
+    Inside a Flask request every read of the request on one engine shares one session, hence one
+    pool checkout (and one ``pool_pre_ping``), whichever repository reads: it is closed when the
+    request ends (:func:`close_request_reads`).
+    Its identity map is emptied after each use, so a read never returns an object loaded before
+    a write of the same request.
+    """
+
+    def __init__(self, sessions: sessionmaker[Any]) -> None:
+        engine: Engine = sessions.kw["bind"]
+        self._key = id(engine)
+        self._factory = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+    @contextmanager
+    def __call__(self) -> Iterator[Session]:
+        if not has_request_context():
+            with self._factory() as alone:
+                yield alone
+            return
+        opened: dict[int, Session] = g.setdefault("_read_sessions", {})
+        shared = opened.get(self._key)
+        if shared is None:
+            shared = opened[self._key] = self._factory()
+        try:
+            yield shared
+        finally:
+            shared.expunge_all()
+
+
+def close_request_reads(_: BaseException | None = None) -> None:
+    """Flask ``teardown_request``: give the request's read connections back to the pool."""
+    for session in g.pop("_read_sessions", {}).values():
+        session.close()

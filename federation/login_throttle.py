@@ -39,8 +39,9 @@ class LoginThrottle:
         """Run ``check`` unless throttled; None from it is a failure that counts."""
         pair_key = f"{self.prefix}:{identifier}:{client_address}"
         address_key = f"{self.prefix}-address:{client_address}"
+        pair_failures = self.failures.peek(pair_key)
         if (
-            self.failures.peek(pair_key) >= MAX_FAILURES_PER_IDENTIFIER_AND_ADDRESS
+            pair_failures >= MAX_FAILURES_PER_IDENTIFIER_AND_ADDRESS
             or self.failures.peek(address_key) >= MAX_FAILURES_PER_ADDRESS
         ):
             raise TooManyAttempts(identifier)
@@ -49,5 +50,6 @@ class LoginThrottle:
             self.failures.hit(pair_key, WINDOW_SECONDS)
             self.failures.hit(address_key, WINDOW_SECONDS)
             raise InvalidCredentials(identifier)
-        self.failures.clear(pair_key)
+        if pair_failures:
+            self.failures.clear(pair_key)
         return result

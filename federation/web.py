@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from federation.database import close_request_reads
 from federation.errors import FederationError, StoreUnavailable
 from federation.sessions import StoreSessionInterface
 from federation.settings import Settings
@@ -164,6 +165,7 @@ def create_base_app(import_name: str, settings: Settings, service_title: str) ->
     app.jinja_env.globals["help_url"] = HELP_URL
     app.register_blueprint(layout)
     _install_request_log(app)  # first, so every later hook and error has a request id
+    app.teardown_request(close_request_reads)
     csrf.init_app(app)
     _install_security_headers(app, settings)
     _install_error_handlers(app)

@@ -34,7 +34,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings("idp")
     app = create_base_app(__name__, settings, service_title="ÉduConnect")
     engine = make_engine(settings.database_url)
-    accounts = SqlAccountRepository(make_session_factory(engine))
+    sessions = make_session_factory(engine)
+    accounts = SqlAccountRepository(sessions)
     saml = SamlIdentityProvider(settings)
     check_crypto_backend(saml.server, settings)
     aten = AtenClient(settings)
@@ -42,7 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["idp"] = IdpServices(
         settings=settings,
         accounts=accounts,
-        release=SqlReleaseReader(engine, accounts),
+        release=SqlReleaseReader(sessions, accounts),
         authenticator=Authenticator(accounts, StoreCounter(get_store(app))),
         saml=saml,
         aten=aten,

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from federation.database import ReadSessions
 from idp.domain.accounts import Account
 from idp.domain.errors import AlreadyLinked, IdentifierTaken
 from idp.domain.transition import UpstreamIdentity
@@ -38,9 +39,10 @@ class SqlTransitionMixin:
     """Accounts created from an ATEN identity, and their links (TransitionRepository)."""
 
     _sessions: sessionmaker[Session]
+    _reads: ReadSessions
 
     def account_for_upstream(self, issuer: str, subject: str) -> Account | None:
-        with self._sessions() as db:
+        with self._reads() as db:
             row = db.scalar(
                 select(AccountRow)
                 .join(UpstreamLinkRow, UpstreamLinkRow.account_id == AccountRow.id)
@@ -50,7 +52,7 @@ class SqlTransitionMixin:
 
     def identifiers_with_base(self, base: str) -> list[str]:
         # The base is [a-z0-9.] only (identifier_generation): no LIKE metacharacter to escape.
-        with self._sessions() as db:
+        with self._reads() as db:
             return list(
                 db.scalars(select(AccountRow.identifier).where(AccountRow.identifier.like(f"{base}%")))
             )
@@ -88,14 +90,15 @@ class SqlTransitionMixin:
 class SqlAccountRepository(SqlTransitionMixin):
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self._reads = ReadSessions(sessions)
 
     def by_identifier(self, identifier: str) -> Account | None:
-        with self._sessions() as db:
+        with self._reads() as db:
             row = db.scalar(select(AccountRow).where(AccountRow.identifier == identifier))
             return _to_account(row) if row else None
 
     def by_id(self, account_id: str) -> Account | None:
-        with self._sessions() as db:
+        with self._reads() as db:
             row = db.get(AccountRow, account_id)
             return _to_account(row) if row else None
 
@@ -112,7 +115,7 @@ class SqlAccountRepository(SqlTransitionMixin):
     def pairwise_subject(self, account_id: str, audience: str) -> str:
         """Get or create; two workers racing on the first login both end with the stored value."""
         for _ in range(3):
-            with self._sessions() as db:
+            with self._reads() as db:
                 existing = db.scalar(
                     select(PairwiseSubjectRow.subject).where(
                         PairwiseSubjectRow.account_id == account_id, PairwiseSubjectRow.audience == audience

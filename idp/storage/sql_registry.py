@@ -16,10 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from federation.database import ReadSessions
 from idp.domain.child_attachment import (
     MAX_WRONG_DATES_PER_CHILD,
     ChildLink,
@@ -106,15 +107,16 @@ class UnknownLink(LookupError):
 class SqlRegistryRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self._reads = ReadSessions(sessions)
 
     # --- import ---------------------------------------------------------------------------
 
     def known_uais(self) -> set[str]:
-        with self._sessions() as db:
+        with self._reads() as db:
             return set(db.scalars(select(EstablishmentRow.uai)))
 
     def known_student_ids(self) -> set[str]:
-        with self._sessions() as db:
+        with self._reads() as db:
             return set(db.scalars(select(StudentRow.id)))
 
     def apply(self, registry: RegistryImport, now: dt.datetime) -> ImportCounts:
@@ -187,7 +189,7 @@ class SqlRegistryRepository:
     # --- which children -------------------------------------------------------------------
 
     def upstream_links(self, account_id: str) -> list[UpstreamLink]:
-        with self._sessions() as db:
+        with self._reads() as db:
             rows = db.scalars(
                 select(UpstreamLinkRow)
                 .where(UpstreamLinkRow.account_id == account_id)
@@ -204,7 +206,7 @@ class SqlRegistryRepository:
             )
             for link in links
         ]
-        with self._sessions() as db:
+        with self._reads() as db:
             if identities:
                 ids |= set(db.scalars(select(LegalRepresentativeRow.student_id).where(or_(*identities))))
             students: dict[str, Student] = {}
@@ -222,7 +224,7 @@ class SqlRegistryRepository:
 
     def ensure_links(self, account_id: str, student_ids: Sequence[str], now: dt.datetime) -> None:
         for _ in range(3):
-            with self._sessions() as db:
+            with self._reads() as db:
                 existing = set(
                     db.scalars(select(ChildLinkRow.student_id).where(ChildLinkRow.account_id == account_id))
                 )
@@ -240,7 +242,7 @@ class SqlRegistryRepository:
         raise RuntimeError("child links: concurrent creation did not settle")
 
     def links_of(self, account_id: str) -> list[ChildLink]:
-        with self._sessions() as db:
+        with self._reads() as db:
             rows = db.execute(
                 select(ChildLinkRow, StudentRow, EstablishmentRow)
                 .join(StudentRow, StudentRow.id == ChildLinkRow.student_id)
@@ -261,13 +263,20 @@ class SqlRegistryRepository:
             ]
 
     def confirmed_children(self, account_id: str) -> list[ReleasedChild]:
-        with self._sessions() as db:
-            return released_children_from(db.execute(confirmed_children_query(account_id)))
+        with self._reads() as db:
+            rows = db.execute(
+                select(StudentRow.id, StudentRow.uai, EstablishmentRow.degree)
+                .join(ChildLinkRow, ChildLinkRow.student_id == StudentRow.id)
+                .join(EstablishmentRow, EstablishmentRow.uai == StudentRow.uai)
+                .where(ChildLinkRow.account_id == account_id, ChildLinkRow.confirmed_at.is_not(None))
+                .order_by(StudentRow.birth_date, StudentRow.id)
+            ).all()
+            return [ReleasedChild(student_id, uai, degree) for student_id, uai, degree in rows]
 
     # --- attempts -------------------------------------------------------------------------
 
     def account_failures_since(self, account_id: str, since: dt.datetime) -> int:
-        with self._sessions() as db:
+        with self._reads() as db:
             return _failures_since(db, account_id, since)
 
     @contextmanager
@@ -286,7 +295,7 @@ class SqlRegistryRepository:
     # --- support (CLI) --------------------------------------------------------------------
 
     def account_id_for(self, identifier: str) -> str:
-        with self._sessions() as db:
+        with self._reads() as db:
             account_id = db.scalar(
                 select(AccountRow.id).where(AccountRow.identifier == identifier.strip().lower())
             )
@@ -295,7 +304,7 @@ class SqlRegistryRepository:
         return account_id
 
     def link_statuses(self, account_id: str) -> list[LinkStatus]:
-        with self._sessions() as db:
+        with self._reads() as db:
             rows = db.execute(
                 select(ChildLinkRow, StudentRow)
                 .join(StudentRow, StudentRow.id == ChildLinkRow.student_id)
@@ -341,7 +350,7 @@ class SqlRegistryRepository:
             return previous
 
     def audit_trail(self, limit: int = 50, account_id: str | None = None) -> list[AuditEntry]:
-        with self._sessions() as db:
+        with self._reads() as db:
             query = select(RegistryAuditRow).order_by(RegistryAuditRow.id.desc()).limit(limit)
             if account_id:
                 query = query.where(RegistryAuditRow.account_id == account_id)
@@ -476,18 +485,3 @@ def _upsert(db: Session, row: Any, model: Any, values: dict[str, Any], now: dt.d
         setattr(row, key, value)
     row.updated_at = now
     return ImportCounts(updated=1)
-
-
-def confirmed_children_query(account_id: str) -> Select[str, str, int]:
-    """The confirmed children of an account, oldest first (FrEduVecteur order)."""
-    return (
-        select(StudentRow.id, StudentRow.uai, EstablishmentRow.degree)
-        .join(ChildLinkRow, ChildLinkRow.student_id == StudentRow.id)
-        .join(EstablishmentRow, EstablishmentRow.uai == StudentRow.uai)
-        .where(ChildLinkRow.account_id == account_id, ChildLinkRow.confirmed_at.is_not(None))
-        .order_by(StudentRow.birth_date, StudentRow.id)
-    )
-
-
-def released_children_from(rows: Iterable[tuple[str, str, int]]) -> list[ReleasedChild]:
-    return [ReleasedChild(student_id, uai, degree) for student_id, uai, degree in rows]
