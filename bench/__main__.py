@@ -24,7 +24,7 @@ from bench.deployment import deployment
 from bench.harness import Bench, BenchError, Plan
 from bench.measurement import Measurement, Target
 from bench.report import NOT_AVAILABLE, Machine, Report, Section, WorkerMemoryRow, record, render_text
-from bench.scenarios import SCENARIOS, SERVERS
+from bench.scenarios import SCENARIOS, SERVERS, TRANSITION_OPS
 from bench.servers import ServerError
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -82,7 +82,8 @@ def setup_lines(plan: Plan, args: argparse.Namespace) -> list[str]:
         "served as plain HTTP on 127.0.0.1; PostgreSQL (own schema, dropped at the end), "
         f"Redis database {urlsplit(args.redis_url).path.lstrip('/') or '0'} (flushed at start and end)",
         "servers: educonnect-bridge serve (gunicorn gthread, 4 threads per worker) under taskset; "
-        "load: a separate process (http.client, one kept-alive connection per client)",
+        "load: a separate process (http.client; each operation opens its connections and closes them "
+        "after its last reply, as nginx's default proxy_pass does toward gunicorn)",
         f"per-core runs: server on CPU {plan.server_cpus}, load process on CPU {plan.load_cpus}; "
         "PostgreSQL and Redis unpinned",
         f"operation counts x{plan.scale:g}, at most {plan.time_limit:g} s per timed run, after a warm-up "
@@ -100,6 +101,12 @@ def _measurement_notes(measurements: list[Measurement]) -> list[str]:
         for m in measurements
         if m.run.errors
     ]
+    notes += [
+        f"{m.label}: CPU time split between the workers "
+        + " / ".join(f"{100 * share:.0f} %" for share in m.worker_cpu_split)
+        for m in measurements
+        if len(m.worker_cpu_split) > 1
+    ]
     busiest = max(measurements, key=lambda m: m.other_cpu, default=None)
     if busiest is not None and busiest.other_cpu > BUSY_MACHINE_CORES:
         notes.append(
@@ -115,7 +122,8 @@ def run(args: argparse.Namespace) -> Report:
     with ExitStack() as stack:
         _progress("setting up the deployment (keys, metadata, schema, accounts)…")
         accounts = 2 if args.quick else SEEDED_ACCOUNTS
-        dep = stack.enter_context(deployment(args.postgres_url, args.redis_url, accounts))
+        aten_parents = plan.count(TRANSITION_OPS) + plan.warmup_ops_per_lane * plan.lanes_per_worker
+        dep = stack.enter_context(deployment(args.postgres_url, args.redis_url, accounts, aten_parents))
         _progress(f"deployment in {dep.root}")
         bench = Bench(dep, plan, stack)
         _progress("starting the servers…")

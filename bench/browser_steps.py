@@ -7,7 +7,10 @@ being measured.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import base64
+import hashlib
+import secrets
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from bench.loopback_http import Connection, Reply, hidden_field, local_target
 
@@ -64,3 +67,29 @@ def saml_post_body(idp: Connection, idp_cookie: str, sso_path: str) -> str:
     if b'name="RelayState"' in page:
         fields["RelayState"] = hidden_field(page, "RelayState")
     return urlencode(fields)
+
+
+def oidc_code(idp: Connection, idp_cookie: str, client_id: str, redirect_uri: str) -> tuple[str, str]:
+    """A fresh authorization code (PKCE S256) for this signed-in IdP session: (code, verifier)."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "scope": "openid profile educonnect",
+            "state": secrets.token_urlsafe(12),
+            "nonce": secrets.token_urlsafe(12),
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
+    reply = idp.request("GET", f"/oidc/authorize?{query}", cookie=idp_cookie)
+    _expect(reply, 302, "IdP /oidc/authorize")
+    if not reply.location.startswith(redirect_uri + "?"):
+        raise StepFailed(f"IdP /oidc/authorize: redirected to {reply.location[:120]}")
+    codes = parse_qs(urlsplit(reply.location).query).get("code")
+    if not codes:
+        raise StepFailed(f"IdP /oidc/authorize: no code in {reply.location[:120]}")
+    return codes[0], verifier

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from federation.settings import PROJECT_ROOT, ServiceName
+from federation.settings import ServiceName
 
 BASE_URLS: dict[ServiceName, str] = {
     "idp": "https://idp.bench.test",
@@ -27,6 +26,11 @@ BASE_URLS: dict[ServiceName, str] = {
     "aten": "https://aten.bench.test",
 }
 PASSWORD = "Ecole-2026!"  # noqa: S105 - the throw-away accounts of the benchmark
+ATEN_PASSWORD = "Aten-Bench-2026"  # noqa: S105 - every ATEN parent of the benchmark
+# The OpenID Connect relying party of scenario (e), registered like an ENT (client_secret_post).
+OIDC_CLIENT_ID = "bench-rp"
+OIDC_CLIENT_SECRET = "bench-secret-not-for-production"  # noqa: S105 - throw-away
+OIDC_REDIRECT_URI = "https://rp.bench.test/oidc/retour"
 # Variables of the caller's environment that would override the deployment's own settings.
 _OVERRIDDEN = ("DATABASE_URL", "REDIS_URL", "ATEN_ENTITY_ID")
 
@@ -44,6 +48,7 @@ class Deployment:
     redis_url: str
     secret_key: str
     identifiers: tuple[str, ...]  # seeded accounts, all with PASSWORD
+    aten_parents: int = 0  # ATEN parents aten_uid(0..n-1), all with ATEN_PASSWORD, no account yet
 
     @property
     def config_dir(self) -> Path:
@@ -61,7 +66,7 @@ class Deployment:
         }
 
 
-def _write_config(config_dir: Path) -> None:
+def _write_config(config_dir: Path, aten_parents: int) -> None:
     """The three TOMLs; relative paths resolve against the deployment root (the config's parent)."""
     aten_entity_id = f"{BASE_URLS['aten']}/saml/metadata"
     common = 'certs_dir = "certs"\n'
@@ -75,12 +80,49 @@ def _write_config(config_dir: Path) -> None:
         f'base_url = "{BASE_URLS["ent"]}"\nstate_dir = "var/ent"\n{common}'
         f'peer_metadata = ["metadata/idp.xml"]\naten_entity_id = "{aten_entity_id}"\n'
     )
-    # ATEN on the demo directory file (copied), for the transition flow (c).
-    shutil.copy(PROJECT_ROOT / "config" / "demo" / "aten.ldif", config_dir / "demo" / "aten.ldif")
+    _write_oidc_client(config_dir / "oidc_clients")
+    # ATEN on a directory file of its own: parents without an ÉduConnect account, for (c).
+    (config_dir / "demo" / "aten.ldif").write_text(_aten_ldif(aten_parents))
     (config_dir / "aten.toml").write_text(
         f'base_url = "{BASE_URLS["aten"]}"\nstate_dir = "var/aten"\n{common}'
         'peer_metadata = ["metadata/idp-sp.xml"]\n'
         '[directory]\nbackend = "ldif"\nldif_file = "config/demo/aten.ldif"\n'
+    )
+
+
+def aten_uid(index: int) -> str:
+    return f"bench.aten{index}"
+
+
+def _aten_ldif(count: int) -> str:
+    """``count`` ATEN parents, each a distinct family name (so each identifier is new)."""
+    from aten_adapter.domain.password_hashes import hash_salted
+
+    password_hash = hash_salted(ATEN_PASSWORD)
+    entries = [
+        "dn: dc=bench,dc=test\nobjectClass: dcObject\nobjectClass: organization\ndc: bench\no: Bench\n",
+        "dn: ou=parents,dc=bench,dc=test\nobjectClass: organizationalUnit\nou: parents\n",
+    ]
+    for i in range(count):
+        uid = aten_uid(i)
+        family = "Transition" + "".join(chr(ord("a") + int(d)) for d in str(i))  # letters only
+        entries.append(
+            f"dn: uid={uid},ou=parents,dc=bench,dc=test\nobjectClass: inetOrgPerson\n"
+            f"objectClass: atenResponsable\nuid: {uid}\ncn: Claire {family}\nsn: {family}\n"
+            f"givenName: Claire\nuserPassword: {password_hash}\natenPersistentId: {secrets.token_hex(16)}\n"
+        )
+    return "\n".join(entries)
+
+
+def _write_oidc_client(directory: Path) -> None:
+    """The IdP's default ``oidc_clients_dir`` (``config/oidc_clients``, from the deployment root)."""
+    from idp.oidc.clients import client_file, hash_client_secret
+
+    directory.mkdir()
+    client_file(directory, OIDC_CLIENT_ID).write_text(
+        f'client_id = "{OIDC_CLIENT_ID}"\nclient_name = "Benchmark RP"\n'
+        f'redirect_uris = ["{OIDC_REDIRECT_URI}"]\ntoken_endpoint_auth_method = "client_secret_post"\n'
+        f'client_secret_hash = "{hash_client_secret(OIDC_CLIENT_SECRET)}"\n'
     )
 
 
@@ -156,7 +198,9 @@ def redis_database(url: str) -> Iterator[str]:
 
 
 @contextmanager
-def deployment(postgres_url: str, redis_url: str, accounts: int) -> Iterator[Deployment]:
+def deployment(
+    postgres_url: str, redis_url: str, accounts: int, aten_parents: int = 0
+) -> Iterator[Deployment]:
     from federation.migrations import upgrade
 
     with (
@@ -165,8 +209,8 @@ def deployment(postgres_url: str, redis_url: str, accounts: int) -> Iterator[Dep
         redis_database(redis_url),
     ):
         root = Path(tmp)
-        _write_config(root / "config")
-        dep = Deployment(root, database_url, redis_url, secrets.token_urlsafe(40), ())
+        _write_config(root / "config", aten_parents)
+        dep = Deployment(root, database_url, redis_url, secrets.token_urlsafe(40), (), aten_parents)
         _export_keys_and_metadata(dep)
         upgrade(database_url)
         yield replace(dep, identifiers=_seed_accounts(database_url, accounts))

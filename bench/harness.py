@@ -93,34 +93,54 @@ class Bench:
     def measure(
         self,
         label: str,
-        server: Server,
+        server: Server | list[Server],
         lanes: list[list[Operation]],
         warmup: list[list[Operation]] | None = None,
+        hosts: dict[str, int] | None = None,
     ) -> Measurement:
-        """A timed load run (after an untimed warm-up run) from a separate load process."""
-        load_cpus = self.plan.load_cpus if server.cpus == self.plan.server_cpus else None
+        """A timed load run (after an untimed warm-up run) from a separate load process.
+
+        ``server`` may be several servers (a flow across services, ``hosts`` mapping their public
+        origins to ports): their CPU times add up, on the CPUs they share.
+        """
+        servers = server if isinstance(server, list) else [server]
+        first = servers[0]
+        pinned = all(s.cpus == self.plan.server_cpus for s in servers)
+        load_cpus = self.plan.load_cpus if pinned else None
         if warmup:
-            self._drive(server, warmup, load_cpus)
-        cpu_before = server.cpu_seconds()
-        run = self._drive(server, lanes, load_cpus)
-        server_cpu = server.cpu_seconds() - cpu_before
-        server_cpus = server.cpus or self.plan.all_cpus
+            self._drive(first, warmup, load_cpus, hosts)
+        cpu_before = [s.cpu_seconds() for s in servers]
+        workers_before = first.worker_cpu_seconds()
+        run = self._drive(first, lanes, load_cpus, hosts)
+        server_cpu = sum(s.cpu_seconds() - before for s, before in zip(servers, cpu_before, strict=True))
+        worker_cpu = [cpu - workers_before.get(pid, 0.0) for pid, cpu in first.worker_cpu_seconds().items()]
+        server_cpus = first.cpus or self.plan.all_cpus
         measured_cpus = f"{server_cpus},{load_cpus}" if load_cpus else self.plan.all_cpus
         return Measurement(
             label=label,
-            workers=server.workers,
+            workers=sum(s.workers for s in servers),
             server_cpus=server_cpus,
             load_cpus=load_cpus or "any",
             lanes=len(lanes),
             run=run,
             server_cpu_seconds=server_cpu,
             other_cpu=other_cpu(run, measured_cpus, server_cpu + run.cpu),
+            worker_cpu_split=tuple(sorted((c / sum(worker_cpu) for c in worker_cpu), reverse=True))
+            if len(servers) == 1 and sum(worker_cpu) > 0
+            else (),
         )
 
-    def _drive(self, server: Server, lanes: list[list[Operation]], load_cpus: str | None) -> RunResult:
+    def _drive(
+        self,
+        server: Server,
+        lanes: list[list[Operation]],
+        load_cpus: str | None,
+        hosts: dict[str, int] | None = None,
+    ) -> RunResult:
         self._spec_count += 1
         spec_path = self.dep.root / f"load-{self._spec_count}.json"
-        LoadSpec(port=server.port, time_limit=self.plan.time_limit, lanes=lanes).dump(spec_path)
+        spec = LoadSpec(port=server.port, time_limit=self.plan.time_limit, lanes=lanes, hosts=hosts or {})
+        spec.dump(spec_path)
         command = [*taskset(load_cpus), sys.executable, "-m", "bench.load", "http", str(spec_path)]
         try:
             done = subprocess.run(

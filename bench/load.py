@@ -6,12 +6,12 @@ server does not use), never imported by the services::
     python -m bench.load http SPEC.json     # lanes of operations, see LoadSpec
     python -m bench.load argon2 SECONDS N   # bare argon2id verification, same parameters as the IdP
 
-An operation is one or more HTTP requests (e.g. the pages of the transition flow) whose
-replies are checked (status, and a substring of the Location or of the body); its latency is
-from the first request sent to the last reply read. Each lane is one client (one connection,
-one cookie) running its operations one after the other, so two requests of the same browser
-session never overlap. Every run stops at its operation count or its time limit, whichever
-comes first.
+An operation is one or more HTTP requests to one service whose replies are checked (status,
+and a substring of the Location or of the body), or a flow across the services
+(:mod:`bench.flows`); its latency is from the first request sent to the last reply read, the
+connection set-up included. Each lane is one client (one cookie) running its operations one
+after the other, so two requests of the same browser session never overlap. Every run stops at
+its operation count or its time limit, whichever comes first.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.flows import FLOWS, FlowBrowser, FlowFailed
 from bench.loopback_http import Connection, Reply
 
 MAX_ERROR_SAMPLES = 3
@@ -43,15 +44,29 @@ class Step:
 
 @dataclass(frozen=True)
 class Operation:
-    steps: tuple[Step, ...]
+    """Fixed requests to one service (``steps``), or a flow of :mod:`bench.flows` across the
+    services (``flow`` with its ``params``) played by a :class:`bench.flows.FlowBrowser`."""
+
+    steps: tuple[Step, ...] = ()
     cookie: str | None = None
+    flow: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class LoadSpec:
+    """``port``: the service of the steps; ``hosts``: public origin → port, for the flows.
+
+    Each operation opens its own connections and closes them after its last reply, as a
+    reverse proxy in front of gunicorn does by default (nginx speaks HTTP/1.0 to its upstream,
+    one connection per request): gunicorn's workers then share the load, where a few
+    long-lived connections would each stay with the worker that accepted them.
+    """
+
     port: int
     time_limit: float
     lanes: list[list[Operation]]
+    hosts: dict[str, int] = field(default_factory=dict)
 
     def dump(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)))
@@ -60,10 +75,15 @@ class LoadSpec:
     def load(cls, path: Path) -> LoadSpec:
         raw = json.loads(path.read_text())
         lanes = [
-            [Operation(tuple(Step(**s) for s in op["steps"]), op["cookie"]) for op in lane]
+            [
+                Operation(
+                    tuple(Step(**s) for s in op["steps"]), op["cookie"], op.get("flow"), op.get("params", {})
+                )
+                for op in lane
+            ]
             for lane in raw["lanes"]
         ]
-        return cls(port=raw["port"], time_limit=raw["time_limit"], lanes=lanes)
+        return cls(port=raw["port"], time_limit=raw["time_limit"], lanes=lanes, hosts=raw.get("hosts", {}))
 
 
 @dataclass
@@ -103,10 +123,10 @@ class _Lane:
     last_reply_at: float = 0.0
 
 
-def _run_lane(port: int, ops: list[Operation], start: threading.Barrier, clock: dict[str, float]) -> _Lane:
+def _run_lane(
+    spec: LoadSpec, ops: list[Operation], start: threading.Barrier, clock: dict[str, float]
+) -> _Lane:
     lane = _Lane()
-    conn = Connection(port)
-    conn.connect()
     start.wait()
     deadline = clock["deadline"]
     for op in ops:
@@ -114,17 +134,30 @@ def _run_lane(port: int, ops: list[Operation], start: threading.Barrier, clock: 
         if began >= deadline:
             break
         try:
-            for step in op.steps:
-                body = step.body.encode() if step.body is not None else None
-                check(conn.request(step.method, step.path, body, op.cookie), step)
-        except (CheckFailed, OSError, http.client.HTTPException) as exc:
+            _play(spec, op)
+        except (CheckFailed, FlowFailed, OSError, http.client.HTTPException) as exc:
             lane.errors.append(f"{type(exc).__name__}: {exc}")
-            conn.close()
             continue
         lane.last_reply_at = time.perf_counter()
         lane.latencies.append(lane.last_reply_at - began)
-    conn.close()
     return lane
+
+
+def _play(spec: LoadSpec, op: Operation) -> None:
+    if op.flow is not None:
+        browser = FlowBrowser(spec.hosts)
+        try:
+            FLOWS[op.flow](browser, op.params)
+        finally:
+            browser.close()
+        return
+    conn = Connection(spec.port)
+    try:
+        for step in op.steps:
+            body = step.body.encode() if step.body is not None else None
+            check(conn.request(step.method, step.path, body, op.cookie), step)
+    finally:
+        conn.close()
 
 
 def cpu_busy_seconds() -> dict[str, float]:
@@ -152,7 +185,7 @@ def run_http(spec: LoadSpec) -> RunResult:
     lanes: list[_Lane] = [_Lane() for _ in spec.lanes]
 
     def work(index: int) -> None:
-        lanes[index] = _run_lane(spec.port, spec.lanes[index], barrier, clock)
+        lanes[index] = _run_lane(spec, spec.lanes[index], barrier, clock)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(spec.lanes))]
     cpu_before = time.process_time()

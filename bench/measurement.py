@@ -30,6 +30,8 @@ class Measurement:
     # CPU taken on the measured CPUs by anything else (PostgreSQL, Redis, other programs of the
     # machine), in cores: a busy machine shows here, not only in slower figures.
     other_cpu: float = 0.0
+    # Share of the workers' CPU time taken by each worker (several workers: is the load balanced?)
+    worker_cpu_split: tuple[float, ...] = ()
 
     @property
     def server_cores(self) -> int:

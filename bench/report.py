@@ -19,6 +19,10 @@ RECORD_PATH = PROJECT_ROOT / "docs" / "benchmarks.md"
 NOT_AVAILABLE = "not available yet"
 
 
+# Issue 7: "a raw RSA-2048 signature costs about 1/3,200 s" on the machine its targets come from.
+REFERENCE_RSA_SIGNS_PER_SECOND = 3200
+
+
 @dataclass(frozen=True)
 class Machine:
     date: str
@@ -27,6 +31,7 @@ class Machine:
     python: str
     commit: str
     background_cores: float  # CPU already busy before the run, in cores
+    rsa_signs_per_second: float = 0.0  # RSA-2048 PKCS#1 v1.5 SHA-256, one thread
 
     @classmethod
     def describe(cls, sample_seconds: float = 2.0) -> Machine:
@@ -37,6 +42,16 @@ class Machine:
             python=platform.python_version(),
             commit=_commit(),
             background_cores=_background_load(sample_seconds),
+            rsa_signs_per_second=_rsa_signs_per_second(min(sample_seconds, 1.0)),
+        )
+
+    def speed_line(self) -> str:
+        """This machine's raw signing speed against the one issue 7's figures come from."""
+        relative = self.rsa_signs_per_second / REFERENCE_RSA_SIGNS_PER_SECOND
+        return (
+            f"raw RSA-2048 signatures: {self.rsa_signs_per_second:.0f}/s on one core "
+            f"(issue 7 measured {REFERENCE_RSA_SIGNS_PER_SECOND}/s: this machine signs at "
+            f"{100 * relative:.0f} % of that speed)"
         )
 
 
@@ -110,6 +125,7 @@ def render_text(report: Report) -> str:
         f"educonnect-bridge benchmark, {m.date}",
         f"machine: {m.cores} cores, {m.cpu_model}; Python {m.python}; commit {m.commit}",
         f"background load before the run: {100 * m.background_cores:.0f} % of one core (other programs)",
+        m.speed_line(),
         *report.setup,
         "columns: ops/s over the timed window; per core = ops/s ÷ server cores; srv CPU = CPU time of the "
         "gunicorn processes per operation; load CPU = the load process, other CPU = anything else "
@@ -141,7 +157,7 @@ def render_markdown(report: Report) -> str:
         f"### {m.date}, commit {m.commit[:12]}",
         "",
         f"Machine: {m.cores} cores (`nproc`), {m.cpu_model}, Python {m.python}; "
-        f"background load before the run {100 * m.background_cores:.0f} % of one core.",
+        f"background load before the run {100 * m.background_cores:.0f} % of one core; {m.speed_line()}.",
         "",
         *(f"- {line}" for line in report.setup),
         "",
@@ -166,6 +182,18 @@ def record(report: Report, path: Path = RECORD_PATH) -> None:
     """Append this run to the benchmark log (docs/benchmarks.md, under « Recorded runs »)."""
     with path.open("a", encoding="utf-8") as fh:
         fh.write("\n" + render_markdown(report))
+
+
+def _rsa_signs_per_second(seconds: float) -> float:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        key.sign(b"educonnect-bridge", padding.PKCS1v15(), hashes.SHA256())
+        count += 1
+    return count / (time.perf_counter() - start)
 
 
 def _background_load(seconds: float) -> float:

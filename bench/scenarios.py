@@ -14,15 +14,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from bench.browser_steps import (
     ent_authn_request,
     login_body,
     login_form,
+    oidc_code,
     saml_post_body,
     signed_in_idp_session,
 )
-from bench.deployment import PASSWORD
+from bench.deployment import (
+    ATEN_PASSWORD,
+    BASE_URLS,
+    OIDC_CLIENT_ID,
+    OIDC_CLIENT_SECRET,
+    OIDC_REDIRECT_URI,
+    PASSWORD,
+    aten_uid,
+)
 from bench.harness import Bench, Clients, ServerSpec, in_lanes
 from bench.load import Operation, Step
 from bench.measurement import Measurement, Outcome, Target, other_cpu, ratio
@@ -33,6 +43,7 @@ SERVERS: dict[str, ServerSpec] = {
     "idp-2-workers": ServerSpec("idp", workers=2, all_cpus=True),
     "ent": ServerSpec("ent"),
     "ent-xmlsec1": ServerSpec("ent", crypto_backend="xmlsec1"),
+    "aten": ServerSpec("aten"),
 }
 
 # Operations per timed run at --scale 1, about 20 s of each on this 2-core machine (each run also
@@ -44,6 +55,8 @@ LOGIN_OPS = 600
 BARE_ARGON2_OPS = 250
 ACS_INPROCESS_OPS = 1500
 ACS_XMLSEC1_OPS = 200
+TRANSITION_OPS = 400
+CODE_EXCHANGE_OPS = 1500  # codes live 60 s: preparation + run must fit
 
 
 @dataclass(frozen=True)
@@ -198,6 +211,82 @@ def assertion_consumer(bench: Bench) -> Outcome:
     )
 
 
+def transition_flow(bench: Bench) -> Outcome:
+    """(c) ENT → ÉduConnect → ATEN → ÉduConnect → ENT for parents with an ATEN account only."""
+    plan = bench.plan
+    names = ("ent", "idp", "aten")
+    servers = [bench.servers[name] for name in names]
+    hosts = {BASE_URLS[server.service]: server.port for server in servers}
+    params = {
+        "ent": BASE_URLS["ent"],
+        "idp": BASE_URLS["idp"],
+        "aten_password": ATEN_PASSWORD,
+        "new_password": PASSWORD,  # the ÉduConnect password each parent chooses
+    }
+    lanes = plan.lanes_per_worker
+    warmup_count = plan.warmup_ops_per_lane * lanes
+    # Each flow creates an ÉduConnect account: every ATEN parent is used once (warm-up first).
+    parents = iter(range(bench.dep.aten_parents))
+
+    def flows(count: int) -> list[list[Operation]]:
+        ops = [
+            Operation(flow="transition", params={**params, "aten_uid": aten_uid(next(parents))})
+            for _ in range(count)
+        ]
+        return in_lanes(ops, lanes)
+
+    warmup = flows(warmup_count)
+    timed = flows(min(plan.count(TRANSITION_OPS), bench.dep.aten_parents - warmup_count))
+    run = bench.measure("ENT, ÉduConnect and ATEN, 1 worker each", servers, timed, warmup, hosts)
+    return Outcome(
+        measurements=[run],
+        notes=[
+            "one operation = 13 requests: ENT « Je n'ai pas de compte Educonnect » → ÉduConnect → ATEN login "
+            "(LDIF directory, {SSHA}) → signed Response to ÉduConnect → « Choisir mon mot de passe » → "
+            "account created (argon2id hash) → signed Response to the ENT → ENT page",
+            "the three services share the server CPU: per core = whole flows per second on that core",
+        ],
+    )
+
+
+def oidc_code_exchange(bench: Bench) -> Outcome:
+    """(e) POST /oidc/token: a fresh authorization code, its PKCE verifier, client_secret_post."""
+    plan, clients = bench.plan, Clients()
+    idp = bench.servers["idp"]
+    identifiers = bench.dep.identifiers
+
+    def fresh_exchange(i: int) -> Operation:
+        idp_conn = clients.to(idp.port)
+        idp_cookie = clients.remember(
+            "idp", lambda: signed_in_idp_session(idp_conn, identifiers[i % len(identifiers)], PASSWORD)
+        )
+        code, verifier = oidc_code(idp_conn, idp_cookie, OIDC_CLIENT_ID, OIDC_REDIRECT_URI)
+        body = urlencode(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": OIDC_REDIRECT_URI,
+                "code_verifier": verifier,
+                "client_id": OIDC_CLIENT_ID,
+                "client_secret": OIDC_CLIENT_SECRET,
+            }
+        )
+        return Operation(steps=(Step("POST", "/oidc/token", 200, '"id_token"', body),))
+
+    lanes = plan.lanes_per_worker
+    # Prepared right before their run: codes live for a minute or so.
+    timed = in_lanes(bench.prepare(fresh_exchange, range(plan.count(CODE_EXCHANGE_OPS))), lanes)
+    warmup = in_lanes(bench.prepare(fresh_exchange, range(plan.warmup_ops_per_lane * lanes)), lanes)
+    exchange = bench.measure("code exchange, 1 worker", idp, timed, warmup)
+    return Outcome(
+        measurements=[exchange],
+        notes=[
+            "one operation = POST /oidc/token (client_secret_post, PKCE S256 check, single-use code, "
+            "ID token signed RS256, access token stored)"
+        ],
+    )
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "a",
@@ -206,9 +295,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         ("idp", "idp-xmlsec1", "idp-2-workers", "ent"),
     ),
     Scenario("b", "password login (POST /connexion, argon2id)", password_login, ("idp",)),
-    Scenario("c", "whole transition flow (ENT → IdP → ATEN → IdP → ENT)", None),
+    Scenario(
+        "c",
+        "whole transition flow (ENT → IdP → ATEN → IdP → ENT)",
+        transition_flow,
+        ("ent", "idp", "aten"),
+    ),
     Scenario(
         "d", "ENT assertion consumer (POST /saml/acs)", assertion_consumer, ("idp", "ent", "ent-xmlsec1")
     ),
-    Scenario("e", "OIDC code exchange", None),
+    Scenario("e", "OIDC code exchange (POST /oidc/token)", oidc_code_exchange, ("idp",)),
 )

@@ -71,6 +71,9 @@ class Server:
         """CPU time of the master and workers, with their finished children (xmlsec1 runs)."""
         return sum(_cpu_seconds(pid) for pid in [self.process.pid, *self.worker_pids()])
 
+    def worker_cpu_seconds(self) -> dict[int, float]:
+        return {pid: _cpu_seconds(pid) for pid in self.worker_pids()}
+
     def worker_memory(self) -> list[WorkerMemory]:
         return [
             WorkerMemory(pid, _status_kib(pid, "VmRSS"), _rollup_kib(pid, "Pss"))
