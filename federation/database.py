@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
@@ -50,39 +50,41 @@ def ping(engine: Engine) -> None:
 
 
 class ReadSessions:
-    """Sessions for reads only, in autocommit on the same pool: no BEGIN / ROLLBACK round trips
-    around the SELECTs (each statement sees committed data). Whatever writes, locks or needs one
-    snapshot across statements keeps ``sessions.begin()``.
+    """Reads in autocommit on the engine's pool: no BEGIN / ROLLBACK round trips around the
+    SELECTs (each statement sees committed data). Whatever writes, locks or needs one snapshot
+    across statements keeps ``sessions.begin()``.
 
-    Inside a Flask request every read of the request on one engine shares one session, hence one
-    pool checkout (and one ``pool_pre_ping``), whichever repository reads: it is closed when the
-    request ends (:func:`close_request_reads`).
-    Its identity map is emptied after each use, so a read never returns an object loaded before
-    a write of the same request.
+    Inside a Flask request every read of the request on one engine shares one connection, hence
+    one pool checkout (and one ``pool_pre_ping``), whichever repository reads; it goes back to the
+    pool when the request ends (:func:`close_request_reads`). Each ORM use gets a fresh session on
+    that connection, so a read never returns an object loaded before a write of the request.
     """
 
     def __init__(self, sessions: sessionmaker[Any]) -> None:
         engine: Engine = sessions.kw["bind"]
         self._key = id(engine)
-        self._factory = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """For Core statements (no ORM entities): the cheapest way to read."""
+        if not has_request_context():
+            with self._engine.connect() as alone:
+                yield alone
+            return
+        opened: dict[int, Connection] = g.setdefault("_read_connections", {})
+        shared = opened.get(self._key)
+        if shared is None:
+            shared = opened[self._key] = self._engine.connect()
+        yield shared
 
     @contextmanager
     def __call__(self) -> Iterator[Session]:
-        if not has_request_context():
-            with self._factory() as alone:
-                yield alone
-            return
-        opened: dict[int, Session] = g.setdefault("_read_sessions", {})
-        shared = opened.get(self._key)
-        if shared is None:
-            shared = opened[self._key] = self._factory()
-        try:
-            yield shared
-        finally:
-            shared.expunge_all()
+        with self.connection() as connection, Session(bind=connection) as session:
+            yield session
 
 
 def close_request_reads(_: BaseException | None = None) -> None:
     """Flask ``teardown_request``: give the request's read connections back to the pool."""
-    for session in g.pop("_read_sessions", {}).values():
-        session.close()
+    for connection in g.pop("_read_connections", {}).values():
+        connection.close()

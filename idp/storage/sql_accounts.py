@@ -6,7 +6,7 @@ import json
 import secrets
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,6 +15,9 @@ from idp.domain.accounts import Account
 from idp.domain.errors import AlreadyLinked, IdentifierTaken
 from idp.domain.transition import UpstreamIdentity
 from idp.storage.models import AccountRow, PairwiseSubjectRow, UpstreamLinkRow, utcnow
+
+# Read at every login: built once, run as a Core statement.
+_BY_IDENTIFIER = select(*AccountRow.__table__.columns).where(AccountRow.identifier == bindparam("identifier"))
 
 
 def new_account_id() -> str:
@@ -93,9 +96,9 @@ class SqlAccountRepository(SqlTransitionMixin):
         self._reads = ReadSessions(sessions)
 
     def by_identifier(self, identifier: str) -> Account | None:
-        with self._reads() as db:
-            row = db.scalar(select(AccountRow).where(AccountRow.identifier == identifier))
-            return _to_account(row) if row else None
+        with self._reads.connection() as conn:
+            row = conn.execute(_BY_IDENTIFIER, {"identifier": identifier}).first()
+        return Account(**row._mapping) if row else None
 
     def by_id(self, account_id: str) -> Account | None:
         with self._reads() as db:

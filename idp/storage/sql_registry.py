@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,6 +49,32 @@ from idp.storage.registry_models import (
 
 CHUNK = 500  # IN lists stay far below the drivers' parameter limits
 SYSTEM_ACTOR = "educonnect"
+
+# Read at every login (« Ajout d'élèves » step): built once, run as Core statements.
+_UPSTREAM_LINKS = (
+    select(UpstreamLinkRow.issuer, UpstreamLinkRow.subject, UpstreamLinkRow.vectors)
+    .where(UpstreamLinkRow.account_id == bindparam("account_id"))
+    .order_by(UpstreamLinkRow.id)
+)
+_LINKS_OF = (
+    select(
+        ChildLinkRow.student_id,
+        ChildLinkRow.confirmed_at,
+        ChildLinkRow.failed_attempts,
+        ChildLinkRow.blocked_at,
+        StudentRow.given_name,
+        EstablishmentRow.uai,
+        EstablishmentRow.name,
+        EstablishmentRow.commune,
+        EstablishmentRow.degree,
+        EstablishmentRow.ent_url,
+        EstablishmentRow.contact,
+    )
+    .join(StudentRow, StudentRow.id == ChildLinkRow.student_id)
+    .join(EstablishmentRow, EstablishmentRow.uai == StudentRow.uai)
+    .where(ChildLinkRow.account_id == bindparam("account_id"))
+    .order_by(StudentRow.birth_date, StudentRow.id)
+)
 
 Row = TypeVar("Row", EstablishmentRow, StudentRow, LegalRepresentativeRow)
 
@@ -189,13 +215,9 @@ class SqlRegistryRepository:
     # --- which children -------------------------------------------------------------------
 
     def upstream_links(self, account_id: str) -> list[UpstreamLink]:
-        with self._reads() as db:
-            rows = db.scalars(
-                select(UpstreamLinkRow)
-                .where(UpstreamLinkRow.account_id == account_id)
-                .order_by(UpstreamLinkRow.id)
-            )
-            return [UpstreamLink(row.issuer, row.subject, _vectors(row.vectors)) for row in rows]
+        with self._reads.connection() as conn:
+            rows = conn.execute(_UPSTREAM_LINKS, {"account_id": account_id})
+            return [UpstreamLink(issuer, subject, _vectors(vectors)) for issuer, subject, vectors in rows]
 
     def registry_for(self, links: Sequence[UpstreamLink]) -> RegistrySlice:
         ids = {child.student_id for link in links for child in vector_children(link.vectors)}
@@ -242,25 +264,21 @@ class SqlRegistryRepository:
         raise RuntimeError("child links: concurrent creation did not settle")
 
     def links_of(self, account_id: str) -> list[ChildLink]:
-        with self._reads() as db:
-            rows = db.execute(
-                select(ChildLinkRow, StudentRow, EstablishmentRow)
-                .join(StudentRow, StudentRow.id == ChildLinkRow.student_id)
-                .join(EstablishmentRow, EstablishmentRow.uai == StudentRow.uai)
-                .where(ChildLinkRow.account_id == account_id)
-                .order_by(StudentRow.birth_date, StudentRow.id)
-            ).all()
-            return [
-                ChildLink(
-                    student_id=student.id,
-                    given_name=student.given_name,
-                    establishment=_establishment(establishment),
-                    confirmed_at=link.confirmed_at,
-                    failed_attempts=link.failed_attempts,
-                    blocked_at=link.blocked_at,
-                )
-                for link, student, establishment in rows
-            ]
+        with self._reads.connection() as conn:
+            rows = conn.execute(_LINKS_OF, {"account_id": account_id}).all()
+        return [
+            ChildLink(
+                student_id=row.student_id,
+                given_name=row.given_name,
+                establishment=Establishment(
+                    row.uai, row.name, row.commune, row.degree, row.ent_url, row.contact
+                ),
+                confirmed_at=row.confirmed_at,
+                failed_attempts=row.failed_attempts,
+                blocked_at=row.blocked_at,
+            )
+            for row in rows
+        ]
 
     def confirmed_children(self, account_id: str) -> list[ReleasedChild]:
         with self._reads() as db:

@@ -64,8 +64,8 @@ class SqlReleaseReader:
 
     def for_audience(self, account_id: str, audience: str) -> Release | None:
         """None when the account no longer exists; the subject is created on the first answer."""
-        with self._reads() as db:
-            rows = db.execute(_RELEASE, {"account_id": account_id, "audience": audience}).all()
+        with self._reads.connection() as conn:
+            rows = conn.execute(_RELEASE, {"account_id": account_id, "audience": audience}).all()
         if not rows:
             return None
         first = rows[0]._mapping
