@@ -241,9 +241,10 @@ def transition_flow(bench: Bench) -> Outcome:
     return Outcome(
         measurements=[run],
         notes=[
-            "one operation = 13 requests: ENT « Je n'ai pas de compte Educonnect » → ÉduConnect → ATEN login "
-            "(LDIF directory, {SSHA}) → signed Response to ÉduConnect → « Choisir mon mot de passe » → "
-            "account created (argon2id hash) → signed Response to the ENT → ENT page",
+            "one operation = every request of the flow: ENT « Je n'ai pas de compte Educonnect » → "
+            "ÉduConnect → ATEN login (LDIF directory, {SSHA}) → signed Response to ÉduConnect → "
+            "« Choisir mon mot de passe » → account created (argon2id hash) → signed Response to the "
+            "ENT → ENT page",
             "the three services share the server CPU: per core = whole flows per second on that core",
         ],
     )

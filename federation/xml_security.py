@@ -15,7 +15,9 @@ reads ``version``) but runs in-process, and it is stricter than what pysaml2 ask
 * documents with a DOCTYPE are refused (no entity expansion, no network, no huge trees);
 * assertions are encrypted with AES-GCM (XML-Enc 1.1 §5.2.4), the key with RSA-OAEP (§5.5.2).
 
-Swapping a pysaml2 entity (``Server``/``Saml2Client``) to it: see :func:`install_backend`.
+:meth:`InProcessXmlSecBackend.seal_response` is the IdP's one-pass variant: sign the Assertion,
+encrypt it, sign the Response, on one tree. Choosing, installing and self-testing a backend:
+:mod:`federation.saml_backend`.
 """
 
 from __future__ import annotations
@@ -24,28 +26,21 @@ import copy
 import hashlib
 import os
 import secrets
-import tempfile
 import threading
 import uuid
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
 
 import xmlsec
 from lxml import etree
 from saml2 import SamlBase
 from saml2.sigver import (
     ASSERT_XPATH,
-    NODE_NAME,
     CryptoBackend,
-    CryptoBackendXmlSec1,
     DecryptError,
     EncryptError,
-    RSACrypto,
     SignatureError,
     get_pem_wrapped_unwrapped,
-    get_xmlsec_binary,
-    import_rsa_key_from_file,
     pre_encrypt_assertion,
     pre_encryption_part,
 )
@@ -611,95 +606,3 @@ class InProcessXmlSecBackend(CryptoBackend):
             if isinstance(session_key, bytes):
                 return session_key
         raise DecryptionPolicyError(f"no EncryptedKey could be decrypted: {last_error}")
-
-
-def make_crypto_backend(name: str) -> CryptoBackend:
-    """``"xmlsec1"``: pysaml2's forking backend; ``"inprocess"``: :class:`InProcessXmlSecBackend`."""
-    if name == "xmlsec1":
-        return CryptoBackendXmlSec1(get_xmlsec_binary())
-    if name == "inprocess":
-        return InProcessXmlSecBackend()
-    raise ValueError(f"unknown crypto backend {name!r} (expected 'xmlsec1' or 'inprocess')")
-
-
-def install_backend(entity: Any, backend: CryptoBackend) -> None:
-    """Make a pysaml2 ``Entity`` (``Server``, ``Saml2Client``) use ``backend`` everywhere.
-
-    ``entity.sec.crypto`` does the XML signatures and encryption of messages; the metadata store
-    has its own ``SecurityContext`` (``entity.metadata.security``) for signed remote metadata.
-    ``entity.sec.sec_backend`` is an ``RSACrypto`` for HTTP-Redirect query-string signatures; it
-    never runs xmlsec1 and is left alone, except that pysaml2 only creates it with its xmlsec1
-    backend, so it is built here when missing. ``entity.reload_metadata`` builds a new metadata
-    store: call this again afterwards.
-    """
-    entity.sec.crypto = backend
-    metadata_security = getattr(getattr(entity, "metadata", None), "security", None)
-    if metadata_security is not None:
-        metadata_security.crypto = backend
-    if entity.sec.sec_backend is None and entity.sec.key_file:
-        entity.sec.sec_backend = RSACrypto(import_rsa_key_from_file(entity.sec.key_file))
-
-
-_SELF_TEST_ASSERTION = (
-    '<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" '
-    'xmlns:ds="http://www.w3.org/2000/09/xmldsig#" ID="{id}" Version="2.0" '
-    'IssueInstant="2000-01-01T00:00:00Z"><saml:Issuer>urn:self-test</saml:Issuer>'
-    '<ds:Signature><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{c14n}"/>'
-    '<ds:SignatureMethod Algorithm="{sig}"/><ds:Reference URI="#{id}"><ds:Transforms>'
-    '<ds:Transform Algorithm="{env}"/><ds:Transform Algorithm="{c14n}"/></ds:Transforms>'
-    '<ds:DigestMethod Algorithm="{digest}"/><ds:DigestValue/></ds:Reference></ds:SignedInfo>'
-    "<ds:SignatureValue/></ds:Signature><saml:Subject><saml:NameID>self-test-subject</saml:NameID>"
-    "</saml:Subject></saml:Assertion>"
-)
-
-
-def _throwaway_key_pair(directory: Path) -> tuple[str, str]:
-    from federation.keys import KeyPair, generate_key_pair
-
-    pair = KeyPair(key_file=directory / "self-test.key", cert_file=directory / "self-test.crt")
-    generate_key_pair(pair, "xml-security self test", days=1)
-    return str(pair.key_file), str(pair.cert_file)
-
-
-def self_test(backend: CryptoBackend) -> None:
-    """Sign, verify, tamper and encrypt/decrypt a throw-away assertion with ``backend``.
-
-    Called at start-up; any failure raises :class:`CryptoSelfTestError` and the service stops.
-    """
-    assertion_id = "_" + secrets.token_hex(16)
-    statement = _SELF_TEST_ASSERTION.format(
-        id=assertion_id, c14n=EXC_C14N, sig=RSA_SHA256, env=ENVELOPED, digest=DIGEST_SHA256
-    )
-    with tempfile.TemporaryDirectory(prefix="xml-security-") as tmp:
-        key_file, cert_file = _throwaway_key_pair(Path(tmp))
-        try:
-            signed = backend.sign_statement(statement, NODE_NAME, key_file, assertion_id)
-            valid = backend.validate_signature(signed, cert_file, "pem", NODE_NAME, assertion_id)
-        except Exception as exc:
-            raise CryptoSelfTestError(f"sign/verify round trip failed: {exc!r}") from exc
-        if valid is not True:
-            raise CryptoSelfTestError("a valid signature was not accepted")
-        tampered = signed.replace("self-test-subject", "self-test-tampered")
-        try:
-            accepted = backend.validate_signature(tampered, cert_file, "pem", NODE_NAME, assertion_id)
-        except Exception:  # a refusal, whichever way the backend expresses it
-            accepted = False
-        if accepted:
-            raise CryptoSelfTestError("a tampered assertion was accepted")
-        response = (
-            '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
-            'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Version="2.0" '
-            'IssueInstant="2000-01-01T00:00:00Z"><saml:EncryptedAssertion>'
-            + etree.tostring(parse_xml(signed), encoding="unicode")
-            + "</saml:EncryptedAssertion></samlp:Response>"
-        )
-        _, unwrapped = get_pem_wrapped_unwrapped(Path(cert_file).read_text(encoding="ascii"))
-        try:
-            encrypted = backend.encrypt_assertion(
-                response, cert_file, pre_encryption_part(encrypt_cert=unwrapped), "des-192", None
-            )
-            decrypted = backend.decrypt(encrypted, key_file)
-        except Exception as exc:
-            raise CryptoSelfTestError(f"encrypt/decrypt round trip failed: {exc!r}") from exc
-        if "self-test-subject" in encrypted or "self-test-subject" not in decrypted:
-            raise CryptoSelfTestError("encryption round trip did not hide and restore the assertion")

@@ -2,7 +2,7 @@
 
 Keys, certificates and metadata are generated once per session in a temporary directory; every
 message goes through real pysaml2 ``Server`` (IdP) and ``Saml2Client`` (SP) objects whose
-``sec.crypto`` is swapped with :func:`install_backend`.
+``sec.crypto`` is swapped with :func:`federation.saml_backend.install_backend`.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from saml2.server import Server
 from saml2.sigver import CryptoBackend, CryptoBackendXmlSec1, DecryptError, SignatureError, XmlsecError
 from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
 
+from federation.saml_backend import install_backend, make_crypto_backend, self_test
 from federation.xml_security import (
     AES256_GCM,
     RSA_OAEP,
@@ -47,9 +48,6 @@ from federation.xml_security import (
     UnsafeDocumentError,
     XmlSecurityError,
     _KeyCache,
-    install_backend,
-    make_crypto_backend,
-    self_test,
 )
 
 IDP_ID = "https://idp.example.org/idp"
