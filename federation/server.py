@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import gc
 from typing import Any
 
 from flask import Flask
@@ -35,17 +34,8 @@ def _single_malloc_arena() -> None:
         ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, 1)
 
 
-def _release_startup_memory() -> None:
-    """Building the app (metadata, XML schemas, keys, templates) leaves ~18 MB of freed heap that
-    glibc keeps; handing it back before the workers fork keeps it out of every worker's RSS."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 def run_gunicorn(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
     _single_malloc_arena()
-    _release_startup_memory()
     _Gunicorn(
         app,
         {
