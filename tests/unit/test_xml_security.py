@@ -183,7 +183,12 @@ def make_sp(pki: Pki, backend: str | CryptoBackend, **options: Any) -> Saml2Clie
 
 
 def issue(
-    idp: Server, sp: Saml2Client, *, encrypt: bool = False, sign_response: bool = True
+    idp: Server,
+    sp: Saml2Client,
+    *,
+    encrypt: bool = False,
+    sign_response: bool = True,
+    sign_assertion: bool = True,
 ) -> tuple[str, str]:
     """A real AuthnRequest id from the SP and the IdP's answer to it (XML text)."""
     request_id, _ = sp.prepare_for_authenticate(entityid=IDP_ID)
@@ -195,7 +200,7 @@ def issue(
         userid="ann",
         authn=AUTHN,
         sign_response=sign_response,
-        sign_assertion=True,
+        sign_assertion=sign_assertion,
         encrypt_assertion=encrypt,
     )
     return request_id, str(response)
@@ -633,21 +638,10 @@ def seal(
     digest_alg: str = DIGEST_SHA256,
 ) -> tuple[str, str]:
     idp = make_idp(pki, "inprocess")
-    request_id, _ = sp.prepare_for_authenticate(entityid=IDP_ID)
-    unsigned = idp.create_authn_response(
-        IDENTITY,
-        request_id,
-        ACS,
-        SP_ID,
-        userid="ann",
-        authn=AUTHN,
-        sign_response=False,
-        sign_assertion=False,
-        encrypt_assertion=False,
-    )
+    request_id, unsigned = issue(idp, sp, sign_response=False, sign_assertion=False)
     recipient = Path(pki.sp.cert).read_text(encoding="ascii") if encrypt else None
     sealed = InProcessXmlSecBackend().seal_response(
-        str(unsigned), pki.idp.key, idp.sec.my_cert, sign_alg, digest_alg, recipient
+        unsigned, pki.idp.key, idp.sec.my_cert, sign_alg, digest_alg, recipient
     )
     return request_id, sealed
 
@@ -693,13 +687,8 @@ def test_tampered_sealed_response_is_refused(pki: Pki, sp_backend: str) -> None:
 
 def test_sealed_response_by_another_key_is_refused(pki: Pki) -> None:
     sp = make_sp(pki, "inprocess")
-    request_id, _ = sp.prepare_for_authenticate(entityid=IDP_ID)
-    unsigned = make_idp(pki, "inprocess").create_authn_response(
-        IDENTITY, request_id, ACS, SP_ID, userid="ann", authn=AUTHN, sign_response=False, sign_assertion=False
-    )
-    evil = InProcessXmlSecBackend().seal_response(
-        str(unsigned), pki.evil.key, "", SIG_RSA_SHA256, DIGEST_SHA256, None
-    )
+    request_id, unsigned = issue(make_idp(pki, "inprocess"), sp, sign_response=False, sign_assertion=False)
+    evil = InProcessXmlSecBackend().seal_response(unsigned, pki.evil.key, "", SIG_RSA_SHA256, DIGEST_SHA256)
     with pytest.raises(SignatureError):
         consume(sp, request_id, evil)
 
