@@ -110,7 +110,7 @@ def transition(browser: FlowBrowser, params: Mapping[str, str]) -> None:
     browser.expect("Choisir mon mot de passe")
     browser.go("GET", f"{idp}/transition/mot-de-passe")
     browser.submit(mot_de_passe=params["new_password"], confirmation=params["new_password"])
-    browser.expect("Votre compte est cr")
+    browser.expect("Votre compte est créé.")
     browser.link("Continuer")  # ÉduConnect's signed Response page
     browser.submit("saml-post")  # → the ENT's ACS → its landing page
     browser.expect("Bonjour")
