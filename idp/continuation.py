@@ -21,6 +21,7 @@ from idp.domain.accounts import Account
 PENDING_SAML_KEY = "pending_authn"
 NEXT_URL_KEY = "next_url"
 STEPS_PASSED_KEY = "steps_passed"
+LOGIN_HINT_KEY = "login_hint"  # OIDC login_hint: the identifier the login page fills in
 
 Step = Callable[[Account], str | None]
 

@@ -12,7 +12,7 @@ from federation.errors import SessionExpired
 from federation.sessions import rotate_session
 from federation.web import HELP_URL, allow_form_action, saml_metadata_response
 from idp import services
-from idp.continuation import NEXT_URL_KEY, PENDING_SAML_KEY, continue_url, pending_step
+from idp.continuation import LOGIN_HINT_KEY, NEXT_URL_KEY, PENDING_SAML_KEY, continue_url, pending_step
 from idp.domain.errors import InvalidCredentials, TooManyAttempts
 from idp.domain.release import released_attributes
 from idp.saml_idp import AuthenticationRequest
@@ -45,7 +45,7 @@ def single_sign_on() -> ResponseReturnValue:
 @bp.route("/connexion", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     if request.method == "GET":
-        return render_template("login.html", help_url=HELP_URL, identifier="")
+        return render_template("login.html", help_url=HELP_URL, identifier=session.get(LOGIN_HINT_KEY, ""))
     identifier = request.form.get("identifiant", "")
     try:
         account = services().authenticator.authenticate(

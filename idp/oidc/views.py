@@ -37,8 +37,9 @@ from wtforms import ValidationError
 
 from federation.errors import ProtocolError, UnknownPartner
 from federation.web import csrf
-from idp.continuation import PENDING_SAML_KEY, pending_step, set_next_url
+from idp.continuation import LOGIN_HINT_KEY, PENDING_SAML_KEY, pending_step, set_next_url
 from idp.domain.accounts import Account
+from idp.domain.authentication import MAX_IDENTIFIER_LENGTH
 from idp.oidc.discovery import (
     AUTHORIZATION_PATH,
     DISCOVERY_PATH,
@@ -165,6 +166,9 @@ def _needs_fresh_login(
 def _send_to_login(provider: OidcProvider, data: MultiDict[str, str]) -> ResponseReturnValue:
     session.pop(PENDING_SAML_KEY, None)  # the newest request of this browser is the one answered
     set_next_url(_resume_path(data, login_requested_at=provider.clock()))
+    if data.get("login_hint"):
+        # OIDC Core §3.1.2.1: a hint only, shown as the field's value (escaped, capped like it).
+        session[LOGIN_HINT_KEY] = data["login_hint"].strip()[:MAX_IDENTIFIER_LENGTH]
     if data.get("idp_hint") == ATEN_HINT:
         return redirect(TRANSITION_PATH)
     return redirect(url_for("idp.login"))

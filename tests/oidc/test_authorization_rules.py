@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import lxml.html
 import pytest
 
 from idp.continuation import register_step
@@ -94,6 +95,18 @@ def test_idp_hint_aten_with_a_session_answers_at_once(rp, parent):
 def test_login_hint_and_ui_locales_are_accepted_before_login(rp):
     response = rp.follow_to_client(rp.authorize(rp.request(login_hint="c.martin1", ui_locales="fr-FR")))
     assert response.status_code == 200 and response.request.path == "/connexion"
+    (value,) = lxml.html.fromstring(response.get_data(as_text=True)).xpath(
+        '//input[@id="identifiant"]/@value'
+    )
+    assert value == "c.martin1"  # OIDC Core §3.1.2.1: the identifier is filled in
+
+
+def test_login_hint_is_only_text_in_the_login_page(rp):
+    hint = '"><script>alert(1)</script>' + "x" * 100
+    page = rp.follow_to_client(rp.authorize(rp.request(login_hint=hint))).get_data(as_text=True)
+    assert "<script>alert" not in page
+    (value,) = lxml.html.fromstring(page).xpath('//input[@id="identifiant"]/@value')
+    assert value == hint[:64]  # escaped, and capped like the field itself
 
 
 def test_newest_request_wins_over_a_forgotten_saml_request(rp, parent):
