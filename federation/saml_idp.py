@@ -243,7 +243,7 @@ class IdentityProviderCore:
         # conditions, attributes) unsigned, and the backend signs the Assertion, encrypts it and
         # signs the Response in one pass over one tree; with xmlsec1, pysaml2's own pipeline.
         backend = self.server.sec.crypto
-        sealed = isinstance(backend, InProcessXmlSecBackend)
+        sealer = backend if isinstance(backend, InProcessXmlSecBackend) else None
         try:
             response = self.server.create_authn_response(
                 {name: list(values) for name, values in attributes.items()},
@@ -251,14 +251,14 @@ class IdentityProviderCore:
                 destination=request.acs_url,
                 sp_entity_id=request.sp_entity_id,
                 name_id=name_id,
-                sign_response=not sealed,
-                sign_assertion=not sealed,
-                encrypt_assertion=not sealed and request.sp_entity_id in self.encrypting_for,
+                sign_response=sealer is None,
+                sign_assertion=sealer is None,
+                encrypt_assertion=sealer is None and request.sp_entity_id in self.encrypting_for,
                 authn={"class_ref": AUTHN_CONTEXT_CLASS, "authn_instant": int(authn_instant.timestamp())},
             )
             xml = str(response)
-            if isinstance(backend, InProcessXmlSecBackend):
-                xml = backend.seal_response(
+            if sealer is not None:
+                xml = sealer.seal_response(
                     xml,
                     self.server.sec.key_file,
                     self.server.sec.my_cert,
