@@ -82,8 +82,8 @@ def setup_lines(plan: Plan, args: argparse.Namespace) -> list[str]:
         "served as plain HTTP on 127.0.0.1; PostgreSQL (own schema, dropped at the end), "
         f"Redis database {urlsplit(args.redis_url).path.lstrip('/') or '0'} (flushed at start and end)",
         "servers: educonnect-bridge serve (gunicorn gthread, 4 threads per worker) under taskset; "
-        "load: a separate process (http.client; each operation opens its connections and closes them "
-        "after its last reply, as nginx's default proxy_pass does toward gunicorn)",
+        "load: a separate process (one HTTP/1.0 request per connection, closed after the reply, as "
+        "nginx's default proxy_pass talks to gunicorn)",
         f"per-core runs: server on CPU {plan.server_cpus}, load process on CPU {plan.load_cpus}; "
         "PostgreSQL and Redis unpinned",
         f"operation counts x{plan.scale:g}, at most {plan.time_limit:g} s per timed run, after a warm-up "

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.flows import FLOWS, FlowBrowser, FlowFailed
-from bench.loopback_http import Connection, Reply
+from bench.loopback_http import Reply, request_once
 
 MAX_ERROR_SAMPLES = 3
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -57,10 +57,10 @@ class Operation:
 class LoadSpec:
     """``port``: the service of the steps; ``hosts``: public origin → port, for the flows.
 
-    Each operation opens its own connections and closes them after its last reply, as a
-    reverse proxy in front of gunicorn does by default (nginx speaks HTTP/1.0 to its upstream,
-    one connection per request): gunicorn's workers then share the load, where a few
-    long-lived connections would each stay with the worker that accepted them.
+    Each request of an operation opens its own connection, as a reverse proxy in front of
+    gunicorn does by default (nginx speaks HTTP/1.0 to its upstream, one connection per
+    request): gunicorn's workers then share the load, where a few long-lived connections would
+    each stay with the worker that accepted them.
     """
 
     port: int
@@ -151,13 +151,9 @@ def _play(spec: LoadSpec, op: Operation) -> None:
         finally:
             browser.close()
         return
-    conn = Connection(spec.port)
-    try:
-        for step in op.steps:
-            body = step.body.encode() if step.body is not None else None
-            check(conn.request(step.method, step.path, body, op.cookie), step)
-    finally:
-        conn.close()
+    for step in op.steps:
+        body = step.body.encode() if step.body is not None else None
+        check(request_once(spec.port, step.method, step.path, body, op.cookie), step)
 
 
 def cpu_busy_seconds() -> dict[str, float]:

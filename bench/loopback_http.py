@@ -1,8 +1,13 @@
-"""HTTP/1.1 to the services on 127.0.0.1: keep-alive connections, cookies passed by hand.
+"""HTTP to the services on 127.0.0.1, cookies passed by hand.
+
+Two clients: :class:`Connection` (HTTP/1.1, kept alive) for the untimed preparation and the
+flows, and :func:`request_once` (one HTTP/1.0 request per connection, as nginx talks to its
+upstream) for the timed single requests, lean so that the load process takes little of the CPU
+it shares with the servers in the 2-worker runs.
 
 The services run with their production settings (``https://`` base URLs, ``Secure`` cookies)
-but listen on plain HTTP on loopback; this client never resolves the public names and sends
-every cookie it is given, so no TLS proxy is needed for the benchmark.
+but listen on plain HTTP on loopback; these clients never resolve the public names and send
+every cookie they are given, so no TLS proxy is needed for the benchmark.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import html
 import http.client
 import re
+import socket
 from dataclasses import dataclass
 
 LOOPBACK = "127.0.0.1"
@@ -79,6 +85,48 @@ class Connection:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def request_once(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    cookie: str | None = None,
+    timeout: float = 30.0,
+) -> Reply:
+    """One HTTP/1.0 request on a connection of its own, read until the server closes it."""
+    head = [f"{method} {path} HTTP/1.0", f"Host: {LOOPBACK}:{port}"]
+    if cookie:
+        head.append(f"Cookie: {cookie}")
+    if body is not None:
+        head += [f"Content-Type: {FORM_CONTENT_TYPE}", f"Content-Length: {len(body)}"]
+    message = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b"")
+    chunks = []
+    with socket.create_connection((LOOPBACK, port), timeout=timeout) as sock:
+        sock.sendall(message)
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return parse_reply(b"".join(chunks))
+
+
+def parse_reply(raw: bytes) -> Reply:
+    """Status, Location, Set-Cookie and body of a whole HTTP/1.x response (no chunked coding:
+    an HTTP/1.0 request is answered with a Content-Length or until the connection closes)."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if not sep or len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        raise http.client.BadStatusLine(lines[0][:80])
+    location, cookies = "", []
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        name = name.strip().lower()
+        if name == "location":
+            location = value.strip()
+        elif name == "set-cookie":
+            cookies.append(value.strip())
+    return Reply(status=int(parts[1]), location=location, set_cookies=tuple(cookies), body=body)
 
 
 def hidden_field(page: bytes, name: str) -> str:
