@@ -43,6 +43,7 @@ from federation.xml_security import (
     CryptoSelfTestError,
     DecryptionPolicyError,
     InProcessXmlSecBackend,
+    KeyLoadError,
     SignaturePolicyError,
     SignatureVerificationError,
     UnsafeDocumentError,
@@ -775,6 +776,41 @@ def test_key_cache_reads_each_key_once(tmp_path: Path, pki: Pki) -> None:
     assert cache.load(str(copy_path), _C.KeyDataFormatCertPem) is first
     copy_path.write_bytes(Path(pki.evil.cert).read_bytes())
     assert cache.load(str(copy_path), _C.KeyDataFormatCertPem) is not first
+
+
+def test_keys_read_from_certificates_verify_their_signatures_only(pki: Pki) -> None:
+    """The cache keeps a certificate's public key alone (PEM or DER certificate): it verifies
+    what the certificate's private key signed, and refuses the document once changed."""
+    der = x509.load_pem_x509_certificate(Path(pki.idp.cert).read_bytes()).public_bytes(
+        serialization.Encoding.DER
+    )
+    cache = _KeyCache(size=8)
+    keys = [cache.load(pki.idp.cert, _C.KeyDataFormatCertPem), cache.load(der, _C.KeyDataFormatCertDer)]
+    template = etree.fromstring(b'<r ID="x"><v>1</v></r>')
+    signature = xmlsec.template.create(template, _C.TransformExclC14N, _C.TransformRsaSha256)
+    template.append(signature)
+    xmlsec.template.add_transform(
+        xmlsec.template.add_reference(signature, _C.TransformSha256), _C.TransformEnveloped
+    )
+    ctx = xmlsec.SignatureContext()
+    ctx.key = xmlsec.Key.from_file(pki.idp.key, _C.KeyDataFormatPem)
+    ctx.sign(signature)
+    for key in keys:
+        check = xmlsec.SignatureContext()
+        check.key = key
+        check.verify(signature)
+    template.find("v").text = "2"
+    for key in keys:
+        check = xmlsec.SignatureContext()
+        check.key = key
+        with pytest.raises(xmlsec.Error):
+            check.verify(signature)
+
+
+@pytest.mark.parametrize("key_format", [_C.KeyDataFormatCertPem, _C.KeyDataFormatCertDer])
+def test_a_certificate_that_is_not_one_is_a_key_load_error(key_format: int) -> None:
+    with pytest.raises(KeyLoadError):
+        _KeyCache(size=8).load(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", key_format)
 
 
 def test_concurrent_sign_and_verify(pki: Pki, signed: str) -> None:
