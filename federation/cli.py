@@ -179,8 +179,9 @@ def _sp_directory() -> Path:
 @click.option("--threads", type=int, default=4, show_default=True)
 def serve(service: ServiceName, host: str, port: int | None, workers: int, threads: int) -> None:
     """Run one service under gunicorn."""
-    from federation.server import run_gunicorn
+    from federation.server import exec_with_malloc_tunables, run_gunicorn
 
+    exec_with_malloc_tunables()
     app = create_service_app(service)
     run_gunicorn(app, host, port or DEMO_PORTS[service], workers, threads)
 

@@ -37,6 +37,7 @@ RELEASED = (
 class LiveStack:
     root: Path  # the temporary folder: config/, certs/, var/
     urls: dict[str, str]  # "ent", "idp", "aten" -> http://127.0.0.1:PORT
+    pids: dict[str, int]  # "ent", "idp", "aten" -> the gunicorn master's pid
 
 
 def free_port() -> int:
@@ -120,7 +121,9 @@ def live_stack(root: Path) -> Iterator[LiveStack]:
                 )
         for url in urls.values():
             wait_until_ready(url)
-        yield LiveStack(root=root, urls=urls)
+        yield LiveStack(
+            root=root, urls=urls, pids={name: proc.pid for name, proc in zip(ports, procs, strict=True)}
+        )
     finally:
         for proc in procs:
             proc.terminate()

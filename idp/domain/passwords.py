@@ -11,8 +11,8 @@ MAX_PASSWORD_LENGTH = 128  # checked before hashing: argon2 over megabytes would
 
 HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 # One argon2id computation at a time per process: each needs 19 MiB, and several side by side on a
-# worker's core only evict each other from the cache (measured: 28 ms each instead of 22 ms, and
-# one 19 MiB malloc arena kept per thread). Workers, not threads, give parallel logins.
+# worker's core only evict each other from the cache (measured: 28 ms each instead of 22 ms).
+# Workers, not threads, give parallel logins; federation.server tunes malloc for the 19 MiB.
 _HASHING = threading.BoundedSemaphore(1)
 
 

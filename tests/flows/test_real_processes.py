@@ -6,17 +6,24 @@ import http.cookiejar
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import lxml.html
 import pytest
 
-from tests.live_stack import http_get, live_stack
+from federation.server import GLIBC_MALLOC_TUNABLES
+from tests.live_stack import LiveStack, http_get, live_stack
 
 
 @pytest.fixture(scope="module")
-def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
     with live_stack(tmp_path_factory.mktemp("stack")) as stack:
-        yield stack.urls
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def running_stack(live: LiveStack) -> dict[str, str]:
+    return live.urls
 
 
 def submit(opener: urllib.request.OpenerDirector, page_url: str, html: str, **values: str):
@@ -68,3 +75,21 @@ def test_each_service_reports_ready_and_serves_metadata(running_stack):
             assert ready.status == 200
         with http_get(url + "/saml/metadata") as metadata:
             assert b"EntityDescriptor" in metadata.read()
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(entry.decode().partition("=")[::2] for entry in raw if entry)
+
+
+def test_served_processes_run_with_the_malloc_tunables(live: LiveStack) -> None:
+    """`serve` started itself again (same pid) with glibc's malloc tuned for argon2id, and its
+    gunicorn workers inherit it (the tests run without GLIBC_TUNABLES)."""
+    for pid in live.pids.values():
+        workers = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        assert workers
+        for process in [pid, *map(int, workers)]:
+            # /proc/PID/environ is the memory exec filled in; glibc 2.36 cuts it after the first
+            # tunable while parsing (its own copy keeps them all).
+            seen = _environ(process).get("GLIBC_TUNABLES", "")
+            assert seen and GLIBC_MALLOC_TUNABLES.startswith(seen)
