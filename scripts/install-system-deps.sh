@@ -9,6 +9,9 @@ if [ "$profile" = test ]; then
   # chromium + chromium-driver: the browser tests (tests/browser_e2e/) drive Debian's Chromium
   # with Playwright; Playwright's own browser download is not used.
   packages+=(slapd ldap-utils docker-compose chromium chromium-driver)
+  # scripts/ensure-services.sh asks Redis with redis-cli, and starts redis-server if it does not
+  # answer (PostgreSQL's client tools come with the server the machine runs).
+  packages+=(redis-server redis-tools)
   # npm ci installs axe-core for them (package-lock.json); Debian's nodejs + npm if none is there.
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi
