@@ -50,7 +50,7 @@ def exec_with_malloc_tunables() -> None:
         return
     tunables = f"{current}:{GLIBC_MALLOC_TUNABLES}" if current else GLIBC_MALLOC_TUNABLES
     arguments = [sys.executable, *sys.orig_argv[1:]]
-    os.execve(sys.executable, arguments, {**os.environ, "GLIBC_TUNABLES": tunables})  # noqa: S606 - ourselves again
+    os.execve(sys.executable, arguments, {**os.environ, "GLIBC_TUNABLES": tunables})  # noqa: S606 - this same command again, no shell
 
 
 def run_gunicorn(app: Flask, host: str, port: int, workers: int, threads: int) -> None:

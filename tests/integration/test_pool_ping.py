@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -22,9 +23,9 @@ def pings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     dialect_class = type(create_engine("postgresql+psycopg://").dialect)
     original = dialect_class.do_ping
 
-    def counted(self: object, dbapi_connection: object) -> bool:
+    def counted(self: Any, dbapi_connection: Any) -> bool:
         seen.append(1)
-        return original(self, dbapi_connection)  # type: ignore[arg-type]
+        return original(self, dbapi_connection)
 
     monkeypatch.setattr(dialect_class, "do_ping", counted)
     return seen
