@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -259,6 +260,15 @@ def _install_error_handlers(app: Flask) -> None:
             return render_error(original.code, original.http_status)
         status = exc.code or 500
         return render_error("page_introuvable" if status == 404 else "erreur", status)
+
+    @app.errorhandler(DBAPIError)
+    def database_error(exc: DBAPIError) -> tuple[str, int]:
+        if exc.connection_invalidated:
+            # The database went away under a pooled connection (a restart, the network): the pool
+            # has been invalidated and the next request reconnects; the parent may simply retry.
+            log.warning("refused: service_indisponible database connection lost: %s", exc.orig)
+            return render_error("service_indisponible", 503)
+        return unexpected(exc)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[str, int]:

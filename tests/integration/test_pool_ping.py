@@ -15,6 +15,8 @@ from sqlalchemy.exc import DBAPIError
 
 from federation import database
 from federation.database import make_engine, normalised_url, ping_connections_back_from_idle
+from federation.web import create_base_app
+from tests.conftest import Deployment
 
 
 @pytest.fixture
@@ -105,5 +107,27 @@ def test_make_engine_pings_idle_postgresql_connections(
         monkeypatch.setattr(database, "time", SimpleNamespace(monotonic=lambda: later))
         assert _backend_pid(engine) != dead
         assert len(pings) == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_page_whose_connection_died_says_retry_and_the_next_one_works(
+    deployment: Deployment, postgres_schema_url: str, admin: Engine
+) -> None:
+    """The in-window failure as a parent sees it: the « service indisponible » page (503, in
+    French, no trace), then the same page works again."""
+    app = create_base_app("pool-test", deployment.settings("idp", postgres_schema_url, None), "ÉduConnect")
+    engine = make_engine(postgres_schema_url)
+    app.add_url_rule("/lecture", "lecture", lambda: str(_backend_pid(engine)))
+    client = app.test_client()
+    try:
+        dead = int(client.get("/lecture").text)
+        _terminate(admin, dead)
+        failed = client.get("/lecture")
+        assert failed.status_code == 503
+        assert "Service momentanément indisponible" in failed.text
+        assert "Traceback" not in failed.text and "psycopg" not in failed.text
+        again = client.get("/lecture")
+        assert again.status_code == 200 and int(again.text) != dead
     finally:
         engine.dispose()
