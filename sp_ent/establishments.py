@@ -1,50 +1,37 @@
 """Choix de l'établissement (DESIGN §2 D): which establishments a parent may enter, and their names.
 
 The establishments are those of the ``FrEduVecteur`` values ÉduConnect released
-(``type|NOM|Prénom|studentId|UAI``, one per confirmed child): a choice is only ever checked against
-that set, never trusted from a form or a URL. Names come from the ENT's own directory (two CSV
-files, see README); an establishment the directory does not know is shown by its UAI.
+(``type|NOM|Prénom|studentId|UAI``, one per confirmed child, read by :mod:`federation.vectors`):
+a choice is only ever checked against that set, never trusted from a form or a URL. Names come
+from the ENT's own directory (two CSV files, see README); an establishment the directory does not
+know is shown by its UAI.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from federation.errors import ConfigurationError
-from federation.uai import is_valid_uai
+from federation.vectors import (
+    VECTOR_ATTRIBUTE,
+    ChildVector,
+    is_valid_student_id,
+    is_valid_uai,
+    well_formed_vectors,
+)
 from sp_ent.errors import EstablishmentNotReleased
 
-VECTOR_ATTRIBUTE = "FrEduVecteur"
-_STUDENT_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 ESTABLISHMENT_COLUMNS = ("uai", "nom", "commune", "degre")
 PUPIL_COLUMNS = ("eleve", "prenom", "nom", "niveau", "uai")
 
 
-@dataclass(frozen=True)
-class ReleasedChild:
-    profile: str  # 1 = parent of a 1er-degré pupil, 2 = 2nd degré
-    student_id: str
-    uai: str
-
-
-def released_children(attributes: Mapping[str, Sequence[str]]) -> list[ReleasedChild]:
+def released_children(attributes: Mapping[str, Sequence[str]]) -> list[ChildVector]:
     """The well-formed FrEduVecteur values of the assertion (others are ignored)."""
-    children = []
-    for value in attributes.get(VECTOR_ATTRIBUTE, ()):
-        parts = value.split("|")
-        if (
-            len(parts) == 5
-            and parts[0] in ("1", "2")
-            and _STUDENT_ID.fullmatch(parts[3])
-            and is_valid_uai(parts[4])
-        ):
-            children.append(ReleasedChild(parts[0], parts[3], parts[4]))
-    return children
+    return well_formed_vectors(attributes.get(VECTOR_ATTRIBUTE, ()))
 
 
 def released_uais(attributes: Mapping[str, Sequence[str]]) -> list[str]:
@@ -113,7 +100,7 @@ def read_establishments(text: str, source: str = "établissements") -> dict[str,
 def read_pupils(text: str, source: str = "élèves") -> dict[str, Pupil]:
     found = {}
     for row in _rows(text, PUPIL_COLUMNS, source):
-        if not _STUDENT_ID.fullmatch(row["eleve"]) or not is_valid_uai(row["uai"]):
+        if not is_valid_student_id(row["eleve"]) or not is_valid_uai(row["uai"]):
             raise ConfigurationError(f"{source} : élève ou UAI invalide ({row['eleve']!r})")
         found[row["eleve"]] = Pupil(row["eleve"], row["prenom"], row["nom"], row["niveau"], row["uai"])
     return found

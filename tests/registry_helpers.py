@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from federation.database import make_engine, make_session_factory
 from federation.migrations import upgrade
-from federation.uai import uai_check_letter
+from federation.vectors import uai_check_letter
 from idp.domain.accounts import Account
 from idp.domain.school_registry import Establishment, LegalRepresentative, RegistryImport, Student
 from idp.storage.models import UpstreamLinkRow

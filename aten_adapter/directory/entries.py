@@ -23,7 +23,8 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from aten_adapter.domain.errors import InvalidDirectoryEntry
-from aten_adapter.domain.parents import ChildVector, InvalidVector, Parent, parse_vector
+from aten_adapter.domain.parents import Parent
+from federation.vectors import ChildVector, InvalidVector, well_formed_vectors
 
 PARENT_OBJECT_CLASS = "atenResponsable"
 # Attributes read from a parent entry (userPassword only by the LDIF backend, never released).
@@ -59,10 +60,8 @@ def parent_from_entry(dn: str, attributes: Mapping[str, Sequence[str]]) -> Paren
 def _children(dn: str, raw_values: list[str]) -> tuple[ChildVector, ...]:
     """Valid vectors only: a malformed one is logged for the académie and not released (the
     parent can still sign in; ÉduConnect checks each child against the school registry anyway)."""
-    children = []
-    for raw in raw_values:
-        try:
-            children.append(parse_vector(raw))
-        except InvalidVector as exc:
-            log.warning("FrEduVecteur ignoré pour %s : %s", dn, exc)
-    return tuple(children)
+
+    def report(raw: str, exc: InvalidVector) -> None:
+        log.warning("FrEduVecteur ignoré pour %s : %s", dn, exc)
+
+    return tuple(well_formed_vectors(raw_values, on_invalid=report))

@@ -20,22 +20,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from federation.uai import is_valid_uai
+from federation.vectors import well_formed_vectors
 from idp.domain.accounts import Account
 from idp.domain.errors import ChildLinkBlocked, TooManyBirthDateAttempts, WrongBirthDate
 from idp.domain.identifier_generation import fold
 from idp.domain.release import ReleasedChild
-from idp.domain.school_registry import STUDENT_ID, Establishment, LegalRepresentative, Student
+from idp.domain.school_registry import OLDEST_BIRTH_YEAR, Establishment, LegalRepresentative, Student
 
 MAX_WRONG_DATES_PER_CHILD = 3
 MAX_WRONG_DATES_PER_ACCOUNT = 5
 ACCOUNT_WINDOW = dt.timedelta(hours=24)
-OLDEST_BIRTH_YEAR = 1900
 
 
 # --- which children ------------------------------------------------------------------------
@@ -48,22 +47,6 @@ class UpstreamLink:
     issuer: str
     subject: str
     vectors: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class VectorChild:
-    student_id: str
-    uai: str
-
-
-def vector_children(vectors: Iterable[str]) -> list[VectorChild]:
-    """The (studentId, UAI) of each well-formed ``type|NOM|Prénom|studentId|UAI`` value."""
-    children = []
-    for value in vectors:
-        parts = value.split("|")
-        if len(parts) == 5 and STUDENT_ID.fullmatch(parts[3]) and is_valid_uai(parts[4]):
-            children.append(VectorChild(parts[3], parts[4]))
-    return children
 
 
 @dataclass(frozen=True)
@@ -91,7 +74,7 @@ def linked_student_ids(account: Account, links: Sequence[UpstreamLink], registry
         ):
             found[student_id] = None
     for link in links:
-        for child in vector_children(link.vectors):
+        for child in well_formed_vectors(link.vectors):
             student = registry.students.get(child.student_id)
             if student is None or student.uai != child.uai:
                 continue

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from federation.vectors import ChildVector
 from idp.domain.accounts import Account
 
 AFFILIATIONS = {1: "resp1d", 2: "resp2d"}  # FrEduCtPersonAffiliation per degree of a child
@@ -13,7 +14,11 @@ AFFILIATIONS = {1: "resp1d", 2: "resp2d"}  # FrEduCtPersonAffiliation per degree
 
 @dataclass(frozen=True)
 class ReleasedChild:
-    """A confirmed child link: what FrEduVecteur and FrEduCtPersonAffiliation are made of."""
+    """A confirmed child link: what FrEduVecteur and FrEduCtPersonAffiliation are made of.
+
+    The IdP's record of the child (registry id, establishment, its degree), not the wire value:
+    :func:`child_vector` turns it into one with the parent's names.
+    """
 
     student_id: str
     uai: str
@@ -21,8 +26,15 @@ class ReleasedChild:
 
 
 def child_vector(account: Account, child: ReleasedChild) -> str:
-    """``type|NOM|Prénom|studentId|UAI``: type 1/2 by degree, the *parent's* names (DESIGN §4)."""
-    return f"{child.degree}|{account.family_name.upper()}|{account.given_name}|{child.student_id}|{child.uai}"
+    """``type|NOM|Prénom|studentId|UAI``: type 1/2 by degree, the *parent's* names (DESIGN §4).
+
+    Built by :class:`federation.vectors.ChildVector`, which refuses (``InvalidVector``) what the
+    ENT would not read back.
+    """
+    vector = ChildVector(
+        str(child.degree), account.family_name.upper(), account.given_name, child.student_id, child.uai
+    )
+    return vector.value
 
 
 def connection_time(instant: dt.datetime) -> str:

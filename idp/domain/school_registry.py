@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from federation.uai import is_valid_uai, uai_check_letter
+from federation.vectors import InvalidUai, check_uai, is_valid_student_id
 
 FIRST_DEGREE = 1  # école maternelle / élémentaire
 SECOND_DEGREE = 2  # collège, lycée
@@ -42,10 +42,9 @@ COLUMNS = (
     "aten_identifiant",
 )
 ESTABLISHMENT, STUDENT, REPRESENTATIVE = "etablissement", "eleve", "responsable"
-STUDENT_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 _FRENCH_DATE = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-OLDEST_BIRTH_YEAR = 1900
+OLDEST_BIRTH_YEAR = 1900  # a birth date before is a typing error (import and « Ajout d'élèves »)
 MAX_LENGTHS = {
     "nom": 200,
     "prenom": 100,
@@ -284,13 +283,10 @@ def _bounded(row: RegistryRow, column: str) -> str:
 def _checked_uai(value: str) -> str:
     if not value:
         raise _Refused("valeur_manquante", "colonne uai vide")
-    if not is_valid_uai(value):
-        if re.fullmatch(r"[0-9]{7}[A-Z]", value):
-            raise _Refused(
-                "uai_invalide", f"{value} : lettre de contrôle attendue {uai_check_letter(value[:7])}"
-            )
-        raise _Refused("uai_invalide", f"{value} : 7 chiffres et une lettre attendus")
-    return value
+    try:
+        return check_uai(value)
+    except InvalidUai as exc:
+        raise _Refused("uai_invalide", f"{value} : {exc}") from None
 
 
 def _choice(row: RegistryRow, column: str, allowed: tuple[int, ...]) -> int:
@@ -343,7 +339,7 @@ def parse_registry_date(value: str, today: dt.date) -> dt.date:
 
 def _student(state: _Validation, row: RegistryRow) -> None:
     student_id = _required(row, "eleve")
-    if not STUDENT_ID.fullmatch(student_id):
+    if not is_valid_student_id(student_id):
         raise _Refused(
             "valeur_invalide", f"identifiant d'élève « {student_id} » : 1 à 32 lettres ou chiffres"
         )

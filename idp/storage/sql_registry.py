@@ -21,13 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from federation.database import ReadSessions
+from federation.vectors import well_formed_vectors
 from idp.domain.child_attachment import (
     MAX_WRONG_DATES_PER_CHILD,
     ChildLink,
     LinkState,
     RegistrySlice,
     UpstreamLink,
-    vector_children,
 )
 from idp.domain.release import ReleasedChild
 from idp.domain.school_registry import (
@@ -220,7 +220,7 @@ class SqlRegistryRepository:
             return [UpstreamLink(issuer, subject, _vectors(vectors)) for issuer, subject, vectors in rows]
 
     def registry_for(self, links: Sequence[UpstreamLink]) -> RegistrySlice:
-        ids = {child.student_id for link in links for child in vector_children(link.vectors)}
+        ids = {child.student_id for link in links for child in well_formed_vectors(link.vectors)}
         identities = [
             and_(
                 LegalRepresentativeRow.aten_issuer == link.issuer,

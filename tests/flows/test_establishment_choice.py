@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from federation.uai import uai_check_letter
+from federation.vectors import uai_check_letter
 from idp.domain.school_registry import Establishment
 from sp_ent import create_app as create_ent
 from tests.browser import Browser, page_text

@@ -8,13 +8,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from federation.vectors import well_formed_vectors
 from idp.domain.child_attachment import (
     MAX_WRONG_DATES_PER_CHILD,
     ChildLink,
     LinkState,
     RegistrySlice,
     UpstreamLink,
-    vector_children,
 )
 from idp.domain.release import ReleasedChild
 from idp.domain.school_registry import Establishment, LegalRepresentative, Student
@@ -48,7 +48,7 @@ class FakeChildLinks:
 
     def registry_for(self, links: Sequence[UpstreamLink]) -> RegistrySlice:
         identities = {(link.issuer, link.subject) for link in links}
-        ids = {c.student_id for link in links for c in vector_children(link.vectors)}
+        ids = {c.student_id for link in links for c in well_formed_vectors(link.vectors)}
         ids |= {
             sid
             for sid, reps in self.representatives.items()

@@ -16,7 +16,6 @@ from idp.domain.child_attachment import (
     UpstreamLink,
     linked_student_ids,
     parse_birth_date,
-    vector_children,
 )
 from idp.domain.errors import ChildLinkBlocked, TooManyBirthDateAttempts, WrongBirthDate
 from idp.domain.release import ReleasedChild
@@ -105,9 +104,15 @@ def test_a_vector_with_another_uai_or_an_unknown_child_links_nothing(repo):
     assert linked_student_ids(parent(), [link], registry) == []
 
 
-def test_malformed_vectors_are_ignored():
-    values = ("1|A|B|100001|0861001W", "1|A|B|100001|0861001A", "1|A|B|../x|0861001W", "1|A|B|100001", "")
-    assert [(c.student_id, c.uai) for c in vector_children(values)] == [("100001", "0861001W")]
+@pytest.mark.parametrize(
+    "malformed",
+    ["3|DURAND|Marie|100001|0861001W", "1||Marie|100001|0861001W", "1|DURAND|Marie|100001|0861001A"],
+)
+def test_a_vector_the_ent_would_refuse_links_nothing_either(repo, malformed):
+    registry = RegistrySlice({"100001": repo.students["100001"]}, {"100001": [rep("100001", subject=None)]})
+    assert linked_student_ids(parent(), [UpstreamLink(ATEN, "x", (malformed,))], registry) == []
+    well_formed = UpstreamLink(ATEN, "x", ("1|DURAND|Marie|100001|0861001W",))
+    assert linked_student_ids(parent(), [well_formed], registry) == ["100001"]
 
 
 def test_an_account_without_upstream_link_has_no_children(service):

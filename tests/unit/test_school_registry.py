@@ -1,4 +1,4 @@
-"""The school registry's domain: UAI check letters, reading and validating the CSV export."""
+"""The school registry's domain: reading and validating the CSV export (UAIs: test_vectors.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from federation.uai import is_valid_uai, uai_check_letter
 from idp.domain.school_registry import (
     COLUMNS,
     ImportCounts,
@@ -45,31 +44,6 @@ def representative(eleve: str = "100001", rang: str = "1", **more: str) -> str:
 def validate(*lines: str, known_uais: set[str] | None = None, known_students: set[str] | None = None):
     data = "\n".join([HEADER, *lines]).encode()
     return validate_registry(read_registry_csv(data), known_uais or set(), known_students or set(), TODAY)
-
-
-# --- UAI --------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "uai", ["0860001J", "0861001W", "0860034V", "0171234Z", "0790012J", "0160045M", "0000000A"]
-)
-def test_valid_uais(uai):
-    assert is_valid_uai(uai)
-
-
-@pytest.mark.parametrize(
-    "uai", ["0860001A", "0860001j", "086001J", "08600011J", "0860001I", "", "086000 J", "0860001JX"]
-)
-def test_invalid_uais(uai):
-    assert not is_valid_uai(uai)
-
-
-def test_check_letter_skips_i_o_and_q():
-    letters = {uai_check_letter(f"{n:07d}") for n in range(23)}
-    assert letters == set("ABCDEFGHJKLMNPRSTUVWXYZ") and not letters & set("IOQ")
-    assert uai_check_letter("0860001") == "J"  # 860001 = 23 × 37391 + 8 → J
-    with pytest.raises(ValueError):
-        uai_check_letter("86001")
 
 
 # --- accepted rows ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from federation.errors import ConfigurationError
 from federation.settings import DEFAULT_RELEASE
+from federation.vectors import InvalidVector
 from idp.domain.accounts import Account
 from idp.domain.release import ReleasedChild, released_attributes
 from sp_ent.errors import EstablishmentNotReleased
@@ -78,6 +80,24 @@ def test_the_ent_reads_well_formed_vectors_only():
     assert [c.student_id for c in released_children(VECTORS)] == ["100004", "100005", "100009"]
     assert released_uais(VECTORS) == ["0171234Z", "0790012J"]
     assert released_uais({"sn": ["Martin"]}) == []
+
+
+def test_what_the_idp_releases_the_ent_reads_back():
+    children = [ReleasedChild("100004", "0171234Z", 1), ReleasedChild("100005", "0790012J", 2)]
+    read = released_children(release(*children))
+    assert [(c.profile, c.student_id, c.uai) for c in read] == [
+        ("1", "100004", "0171234Z"),
+        ("2", "100005", "0790012J"),
+    ]
+    assert {(c.family_name, c.given_name) for c in read} == {("D'ALMEIDA", "Sébastien")}
+
+
+def test_the_idp_formats_no_vector_the_ent_would_drop():
+    account = dataclasses.replace(ACCOUNT, given_name="Sébastien|2")
+    with pytest.raises(InvalidVector, match="Prénom"):
+        released_attributes(
+            account, AT, "https://idp.test/deconnexion", [ReleasedChild("100004", "0171234Z", 1)]
+        )
 
 
 def test_a_choice_outside_the_released_establishments_is_refused():
