@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import threading
+import time
 
 import pytest
 from lxml import etree
 from saml2.samlp import STATUS_AUTHN_FAILED
 
 from federation.keys import generate_key_pair, key_pair
+from idp.session_state import IdpSession
 from tests.browser import Browser, page_text
 from tests.flows.forged_responses import (
     Signer,
@@ -157,17 +159,19 @@ def test_replayed_assertion_is_refused(browser, stack, aten_server, aten_signer)
     assert post(browser, form).status_code == 302
     # The same browser starts again (the request ID is pending again only in a racing worker's
     # view): replay the same assertion against a session that still lists its request.
-    store = stack.idp.extensions["store"]
+    services = stack.idp.extensions["idp"]
     idp_client = browser.clients["https://idp.test"]
     jar = idp_client.get_cookie("idp_session", domain="idp.test")
     assert jar is not None
     sid = jar.value
-    raw = store.get(f"session:{sid}")
+    raw = services.store.get(f"session:{sid}")
     import json
 
     data = json.loads(raw)
-    data["aten_pending"] = {pending_request_id(first_url): int(dt.datetime.now(dt.UTC).timestamp())}
-    store.set(f"session:{sid}", json.dumps(data).encode(), 600)
+    state = IdpSession.load(data)
+    services.aten_requests.add(state.pending_requests, pending_request_id(first_url), time.time())
+    state.save(data)
+    services.store.set(f"session:{sid}", json.dumps(data).encode(), 600)
     replay = post(browser, form)
     assert replay.status_code == 400
     assert "Connexion déjà utilisée" in page_text(replay)
