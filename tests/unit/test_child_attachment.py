@@ -117,6 +117,50 @@ def test_an_account_without_upstream_link_has_no_children(service):
     assert not service.has_children_to_ask("a2", NOW)
 
 
+# --- synchronised at sign-in; the reads do not write -----------------------------------------
+
+
+def test_the_reads_write_nothing(service, repo):
+    service.sync_links(parent(), NOW)
+    before = (repo.writes, dict(repo.links), list(repo.failures))
+    status = service.status("a1", NOW)
+    assert [c.student_id for c in status.askable] == ["100001", "100002", "100003"]
+    assert status.has_children_to_ask and not status.is_account_exhausted
+    assert service.has_children_to_ask("a1", NOW) and not service.is_account_exhausted("a1", NOW)
+    assert (repo.writes, dict(repo.links), list(repo.failures)) == before
+
+
+def test_a_child_the_registry_adds_later_is_linked_at_the_next_sign_in(service, repo):
+    service.sync_links(parent(), NOW)
+    repo.add_student(student("100004", ECOLE, dt.date(2019, 5, 1), "Jade"), rep("100004"))
+    # A read links nothing: the new child waits for the next sign-in.
+    assert "100004" not in [c.student_id for c in service.status("a1", NOW).to_confirm]
+    service.sync_links(parent(), NOW)
+    assert "100004" in [c.student_id for c in service.status("a1", NOW).to_confirm]
+
+
+def test_the_vectors_of_a_new_aten_login_are_read_by_the_next_sync(service, repo):
+    repo.add_student(student("100005", ECOLE, dt.date(2018, 2, 3), "Noé"), rep("100005", subject=None))
+    service.sync_links(parent(), NOW)
+    assert "100005" not in [c.student_id for c in service.status("a1", NOW).to_confirm]
+    service.keep_upstream_vectors(UpstreamLink(ATEN, "aten-marie", ("1|DURAND|Marie|100005|0861001W",)))
+    service.sync_links(parent(), NOW)
+    assert "100005" in [c.student_id for c in service.status("a1", NOW).to_confirm]
+
+
+def test_the_status_names_the_confirmed_children_and_keeps_blocked_ones_to_confirm(service, repo):
+    service.sync_links(parent(), NOW)
+    service.submit("a1", "100002", repo.students["100002"].birth_date, NOW)
+    for _ in range(3):
+        with pytest.raises((WrongBirthDate, ChildLinkBlocked)):
+            service.submit("a1", "100001", WRONG, NOW)
+    status = service.status("a1", NOW)
+    assert [c.student_id for c in status.to_confirm] == ["100001", "100003"]
+    assert [c.student_id for c in status.blocked] == ["100001"]
+    assert [c.student_id for c in status.askable] == ["100003"]
+    assert status.given_name("100002") == "Hugo" and status.given_name("nobody") is None
+
+
 # --- the bounds -----------------------------------------------------------------------------
 
 
