@@ -164,7 +164,10 @@ def _upstream_identity(value: Any) -> UpstreamIdentity | None:
     if not isinstance(value, dict):
         return None
     fields = {k: v for k, v in value.items() if k != _VERIFIED_AT}
+    vectors = fields.pop("vectors", [])
+    if not isinstance(vectors, list):
+        return None
     try:
-        return UpstreamIdentity(**{**fields, "vectors": tuple(fields.get("vectors", ()))})
+        return UpstreamIdentity(**fields, vectors=tuple(vectors))
     except TypeError:
         return None

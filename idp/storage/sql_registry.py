@@ -49,7 +49,8 @@ from idp.storage.registry_models import (
 CHUNK = 500  # IN lists stay far below the drivers' parameter limits
 SYSTEM_ACTOR = "educonnect"
 
-# Read at every login (« Ajout d'élèves » step): built once, run as Core statements.
+# Read at every sign-in (ChildAttachment.sync_links) and « Ajout d'élèves » page: built once,
+# run as Core statements.
 _UPSTREAM_LINKS = (
     select(UpstreamLinkRow.issuer, UpstreamLinkRow.subject, UpstreamLinkRow.vectors)
     .where(UpstreamLinkRow.account_id == bindparam("account_id"))

@@ -9,14 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from federation.cli import main
-from federation.migrations import upgrade
 from idp.domain.child_attachment import ChildAttachment
 from idp.domain.errors import ChildLinkBlocked, TooManyBirthDateAttempts, WrongBirthDate
 from idp.domain.release import ReleasedChild
@@ -34,16 +32,6 @@ from tests.registry_helpers import (
 
 BIRTH = dt.date(2016, 5, 4)
 WRONG = dt.date(2016, 5, 5)
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'idp.sqlite3'}"
-    else:
-        url = request.getfixturevalue("postgres_schema_url")
-    upgrade(url)
-    return url
 
 
 @pytest.fixture

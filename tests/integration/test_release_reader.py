@@ -4,12 +4,9 @@ its own command (PostgreSQL and SQLite)."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
-from federation.migrations import upgrade
 from idp.domain.child_attachment import ChildAttachment
 from idp.domain.parent_release import subject_for
 from idp.storage.models import PairwiseSubjectRow
@@ -18,16 +15,6 @@ from idp.storage.sql_release import SqlReleaseReader
 from tests.registry_helpers import NOW, Child, add_family, new_establishment, registry_for, sessions_for
 
 ENT = "https://ent.test/saml/metadata"
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'idp.sqlite3'}"
-    else:
-        url = request.getfixturevalue("postgres_schema_url")
-    upgrade(url)
-    return url
 
 
 def subjects_of(database_url: str, account_id: str) -> int:
