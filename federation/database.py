@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
-from flask import g, has_request_context
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -84,30 +83,43 @@ def ping(engine: Engine) -> None:
         conn.execute(text("SELECT 1"))
 
 
+ConnectionScope = Callable[[], MutableMapping[int, Connection] | None]
+"""Where the reads of one unit of work keep the connection they share on each engine (by engine
+id), or None outside any unit of work. The web layer gives one per request
+(``federation.web.request_connections``) and closes them when the request ends; storage knows
+nothing of the web."""
+
+
+def no_connection_scope() -> None:
+    """Each read checks out a connection of its own (command line, tests, background work)."""
+    return None
+
+
 class ReadSessions:
     """Reads in autocommit on the engine's pool: no BEGIN / ROLLBACK round trips around the
     SELECTs (each statement sees committed data). Whatever writes, locks or needs one snapshot
     across statements keeps ``sessions.begin()``.
 
-    Inside a Flask request every read of the request on one engine shares one connection, hence
-    one pool checkout, whichever repository reads; it goes back to the
-    pool when the request ends (:func:`close_request_reads`). Each ORM use gets a fresh session on
-    that connection, so a read never returns an object loaded before a write of the request.
+    Within one unit of work of ``scope`` (a web request) every read on one engine shares one
+    connection, hence one pool checkout, whichever repository reads; the scope's owner gives it
+    back to the pool. Each ORM use gets a fresh session on that connection, so a read never
+    returns an object loaded before a write of the same unit of work.
     """
 
-    def __init__(self, sessions: sessionmaker[Any]) -> None:
+    def __init__(self, sessions: sessionmaker[Any], scope: ConnectionScope = no_connection_scope) -> None:
         engine: Engine = sessions.kw["bind"]
         self._key = id(engine)
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._scope = scope
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
         """For Core statements (no ORM entities): the cheapest way to read."""
-        if not has_request_context():
+        opened = self._scope()
+        if opened is None:
             with self._engine.connect() as alone:
                 yield alone
             return
-        opened: dict[int, Connection] = g.setdefault("_read_connections", {})
         shared = opened.get(self._key)
         if shared is None:
             shared = opened[self._key] = self._engine.connect()
@@ -117,9 +129,3 @@ class ReadSessions:
     def __call__(self) -> Iterator[Session]:
         with self.connection() as connection, Session(bind=connection) as session:
             yield session
-
-
-def close_request_reads(_: BaseException | None = None) -> None:
-    """Flask ``teardown_request``: give the request's read connections back to the pool."""
-    for connection in g.pop("_read_connections", {}).values():
-        connection.close()

@@ -8,17 +8,17 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, render_template, request
+from flask import Blueprint, Flask, Response, g, has_request_context, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from federation.database import close_request_reads
 from federation.errors import FederationError, StoreUnavailable
 from federation.sessions import StoreSessionInterface
 from federation.settings import Settings
@@ -166,13 +166,29 @@ def create_base_app(import_name: str, settings: Settings, service_title: str) ->
     app.jinja_env.globals["help_url"] = HELP_URL
     app.register_blueprint(layout)
     _install_request_log(app)  # first, so every later hook and error has a request id
-    app.teardown_request(close_request_reads)
+    app.teardown_request(close_request_connections)
     csrf.init_app(app)
     _install_security_headers(app, settings)
     _install_error_handlers(app)
     app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
     app.add_url_rule("/readyz", "readyz", _readyz)
     return app
+
+
+def request_connections() -> MutableMapping[int, Connection] | None:
+    """The ``federation.database.ConnectionScope`` of the web layer: the reads of one request
+    share one connection per engine (one pool checkout), given back by
+    :func:`close_request_connections` when the request ends."""
+    if not has_request_context():
+        return None
+    opened: dict[int, Connection] = g.setdefault("_read_connections", {})
+    return opened
+
+
+def close_request_connections(_: BaseException | None = None) -> None:
+    """``teardown_request`` of every app: the request's read connections go back to the pool."""
+    for connection in g.pop("_read_connections", {}).values():
+        connection.close()
 
 
 def get_store(app: Flask) -> KeyValueStore:

@@ -1,33 +1,34 @@
-"""ÉduConnect: SAML IdP (and later OIDC OP) for the ENTs, keeper of the parents' accounts."""
+"""ÉduConnect: SAML IdP and OIDC OP for the ENTs, keeper of the parents' accounts.
+
+:func:`create_app` is the one wiring place: it builds every collaborator once
+(:class:`idp.services.IdpServices`) and registers the views, which build nothing.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from flask import Flask, current_app
+from flask import Flask
 
 from federation.database import make_engine, make_session_factory, ping
+from federation.pending_requests import PendingRequests
 from federation.saml_backend import check_crypto_backend
 from federation.settings import Settings, load_settings
 from federation.stores import StoreCounter
-from federation.web import add_readiness_check, create_base_app, get_store
+from federation.web import add_readiness_check, create_base_app, get_store, request_connections
+from idp import children_views, transition_views, views
+from idp.continuation import ChildrenStep, Continuation
 from idp.domain.authentication import Authenticator
+from idp.domain.child_attachment import ChildAttachment
 from idp.domain.transition import TransitionService
+from idp.oidc import views as oidc_views
+from idp.oidc.provider import OidcProvider
 from idp.saml_idp import SamlIdentityProvider
 from idp.saml_sp_aten import AtenClient
+from idp.services import EXTENSION, IdpServices, utc_now
 from idp.storage.sql_accounts import SqlAccountRepository, new_account_id
+from idp.storage.sql_registry import SqlRegistryRepository
 from idp.storage.sql_release import SqlReleaseReader
 
-
-@dataclass(frozen=True)
-class IdpServices:
-    settings: Settings
-    accounts: SqlAccountRepository
-    release: SqlReleaseReader
-    authenticator: Authenticator
-    saml: SamlIdentityProvider
-    aten: AtenClient
-    transition: TransitionService
+MAX_PENDING_ATEN_REQUESTS = 5  # a few tabs at once; the oldest is forgotten first
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -35,35 +36,35 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = create_base_app(__name__, settings, service_title="ÉduConnect")
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
-    accounts = SqlAccountRepository(sessions)
+    # The reads of one request share one pooled connection (federation.database.ReadSessions).
+    accounts = SqlAccountRepository(sessions, request_connections)
+    release = SqlReleaseReader(sessions, request_connections)
+    children = ChildAttachment(SqlRegistryRepository(sessions, request_connections))
     saml = SamlIdentityProvider(settings)
     check_crypto_backend(saml.server, settings)
     aten = AtenClient(settings)
     check_crypto_backend(aten.client, settings)
-    app.extensions["idp"] = IdpServices(
+    store = get_store(app)
+    app.extensions[EXTENSION] = IdpServices(
         settings=settings,
+        clock=utc_now,
+        store=store,
         accounts=accounts,
-        release=SqlReleaseReader(sessions, accounts),
-        authenticator=Authenticator(accounts, StoreCounter(get_store(app))),
+        release=release,
+        subjects=accounts,
+        authenticator=Authenticator(accounts, StoreCounter(store)),
+        transition=TransitionService(accounts, new_account_id),
+        children=children,
+        continuation=Continuation(steps=(ChildrenStep(children),)),
         saml=saml,
         aten=aten,
-        transition=TransitionService(accounts, new_account_id),
+        aten_requests=PendingRequests(
+            "aten", MAX_PENDING_ATEN_REQUESTS, settings.pending_request_ttl_seconds
+        ),
+        # Clients and keys are read now: a bad file stops the start.
+        oidc=OidcProvider(settings, release, accounts, store, logout_url=saml.logout_url),
     )
     add_readiness_check(app, "database", lambda: ping(engine))
-    from idp.transition_views import bp as transition_bp
-    from idp.views import bp
-
-    app.register_blueprint(bp)
-    app.register_blueprint(transition_bp)
-    from idp.children_views import init_app as init_children
-
-    init_children(app, engine)
-    from idp.oidc import install_oidc_provider
-
-    install_oidc_provider(app, settings, accounts, logout_url=saml.logout_url)
+    for blueprint in (views.bp, transition_views.bp, children_views.bp, oidc_views.bp):
+        app.register_blueprint(blueprint)
     return app
-
-
-def services() -> IdpServices:
-    svc: IdpServices = current_app.extensions["idp"]
-    return svc

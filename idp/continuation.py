@@ -1,60 +1,66 @@
 """Where a signed-in parent goes next, whatever brought them here (SAML SSO, OIDC, transition).
 
-Steps that must happen before any answer to an ENT (e.g. « Ajout d'élèves ») register a
-callable in ``app.extensions["idp_steps"]``: given the account, it returns the URL of its page
-or None. Then the pending SAML request is answered, or the pending OIDC authorization resumed
-(``session["next_url"]``), or the parent sees their account page.
+First the steps due before any answer to an ENT (« Ajout d'élèves »), each a :class:`Step` that
+gives the URL of its page or None; ``idp.create_app`` lists them. Then the pending SAML request is
+answered, or the pending OIDC authorization resumed (``IdpSession.next_url``), or the parent
+sees their account page.
 
 The steps belong to the login (DESIGN §2 C: « asked again at the next login »): once every step
-has let this session through, later SSO requests of the same session skip them. A login starts a
-new session (``idp.views.start_authenticated_session``), which asks again.
+has let this session through, later SSO requests of the same session skip them without reading
+anything. A sign-in starts a new session (``idp.sign_in``), which asks again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
-from flask import Flask, current_app, session, url_for
+from flask import url_for
 
 from idp.domain.accounts import Account
-
-PENDING_SAML_KEY = "pending_authn"
-NEXT_URL_KEY = "next_url"
-STEPS_PASSED_KEY = "steps_passed"
-LOGIN_HINT_KEY = "login_hint"  # OIDC login_hint: the identifier the login page fills in
-
-Step = Callable[[Account], str | None]
+from idp.domain.child_attachment import ChildAttachment
+from idp.session_state import IdpSession
 
 
-def register_step(app: Flask, step: Step) -> None:
-    app.extensions.setdefault("idp_steps", []).append(step)
+class Step(Protocol):
+    def __call__(self, account: Account, state: IdpSession, now: dt.datetime) -> str | None:
+        """The URL of this step's page while the parent must go through it, else None."""
+        ...
 
 
-def pending_step(account: Account) -> str | None:
-    if session.get(STEPS_PASSED_KEY) == account.id:
+@dataclass(frozen=True)
+class Continuation:
+    steps: Sequence[Step]
+
+    def pending_step(self, account: Account, state: IdpSession, now: dt.datetime) -> str | None:
+        if state.steps_passed == account.id:
+            return None
+        for step in self.steps:
+            url = step(account, state, now)
+            if url:
+                return url
+        state.steps_passed = account.id
         return None
-    for step in current_app.extensions.get("idp_steps", []):
-        url = step(account)
-        if url:
-            return url
-    session[STEPS_PASSED_KEY] = account.id
-    return None
+
+    def next_url(self, account: Account, state: IdpSession, now: dt.datetime) -> str:
+        step = self.pending_step(account, state, now)
+        if step:
+            return step
+        if state.pending_saml is not None:
+            return url_for("idp.answer")
+        return state.take_next_url() or url_for("idp.signed_in")
 
 
-def set_next_url(path: str) -> None:
-    """Resume this local path after login (OIDC authorization); absolute URLs are refused."""
-    if not path.startswith("/") or path.startswith("//"):
-        raise ValueError("next_url must be a local path")
-    session[NEXT_URL_KEY] = path
+@dataclass(frozen=True)
+class ChildrenStep:
+    """« Ajout d'élèves » while the parent has a child to confirm and this session did not answer
+    the page yet (``idp.children_views``)."""
 
+    children: ChildAttachment
 
-def continue_url(account: Account) -> str:
-    step = pending_step(account)
-    if step:
-        return step
-    if session.get(PENDING_SAML_KEY):
-        return url_for("idp.answer")
-    next_url = session.pop(NEXT_URL_KEY, None)
-    if isinstance(next_url, str) and next_url.startswith("/") and not next_url.startswith("//"):
-        return next_url
-    return url_for("idp.signed_in")
+    def __call__(self, account: Account, state: IdpSession, now: dt.datetime) -> str | None:
+        if state.children_asked or not self.children.has_children_to_ask(account.id, now):
+            return None
+        return url_for("children.add_children")

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
-import time
+import datetime as dt
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from federation.errors import AuthenticationRefused, SessionExpired
 from federation.stores import consume_once
-from federation.web import csrf, get_store, saml_metadata_response, set_restart_url
-from idp import services
-from idp.continuation import continue_url
+from federation.web import csrf, saml_metadata_response, set_restart_url
 from idp.domain.accounts import Account
+from idp.domain.child_attachment import UpstreamLink
 from idp.domain.errors import InvalidPassword, UpstreamRefused
 from idp.domain.password_policy import RULES, SPECIALS_TEXT, PasswordCheck
 from idp.domain.transition import UpstreamIdentity
-from idp.views import now, start_authenticated_session
+from idp.services import IdpServices, services
+from idp.session_state import IdpSession, signed_in_account
+from idp.sign_in import sign_in
 
 bp = Blueprint("transition", __name__, template_folder="templates")
-
-ATEN_PENDING_KEY = "aten_pending"
-UPSTREAM_KEY = "upstream"
-PROPOSED_KEY = "proposed_identifier"
-CREATED_KEY = "created_identifier"
-MAX_PENDING = 5
 
 
 @bp.before_request
@@ -42,10 +36,10 @@ def sp_metadata() -> ResponseReturnValue:
 @bp.get("/transition/aten")
 def start() -> ResponseReturnValue:
     """Send the parent to ATEN with a signed AuthnRequest (flow B2)."""
-    request_id, url = services().aten.authn_request()
-    pending = dict(session.get(ATEN_PENDING_KEY, {}))
-    pending[request_id] = int(time.time())
-    session[ATEN_PENDING_KEY] = dict(sorted(pending.items(), key=lambda kv: kv[1])[-MAX_PENDING:])
+    svc, state = services(), IdpSession.load(session)
+    request_id, url = svc.aten.authn_request()
+    svc.aten_requests.add(state.pending_requests, request_id, svc.clock().timestamp())
+    state.save(session)
     return redirect(url)
 
 
@@ -53,57 +47,56 @@ def start() -> ResponseReturnValue:
 @csrf.exempt  # cross-site POST from ATEN; the signature and InResponseTo protect it instead
 def aten_assertion_consumer() -> ResponseReturnValue:
     """ATEN's Response (flow B4): strictly validated, consumed once, kept in the session."""
-    ttl = services().settings.pending_request_ttl_seconds
-    pending: dict[str, int] = dict(session.get(ATEN_PENDING_KEY, {}))
-    outstanding = {rid: "/" for rid, issued in pending.items() if issued + ttl > time.time()}
+    svc, state = services(), IdpSession.load(session)
+    now = svc.clock()
+    outstanding = svc.aten_requests.outstanding(state.pending_requests, now.timestamp())
     if not outstanding:
-        raise SessionExpired("no pending request to ATEN in this browser")
+        raise SessionExpired("no pending request to ATEN in this browser, or only expired ones")
     try:
-        assertion_id, identity = services().aten.parse_response(request.form, outstanding)
+        assertion_id, identity = svc.aten.parse_response(request.form, dict.fromkeys(outstanding, "/"))
     except AuthenticationRefused as exc:  # ATEN said no: its own page, « Connexion ATEN refusée »
         raise UpstreamRefused(exc.detail) from exc
-    consume_once(get_store(current_app), "aten-assertion", assertion_id, ttl)
-    pending.clear()
-    session[ATEN_PENDING_KEY] = pending
-    session[UPSTREAM_KEY] = {**dataclasses.asdict(identity), "at": int(time.time())}
-    session.pop(PROPOSED_KEY, None)
-    existing = services().transition.existing_account(identity)
-    if existing is not None:
-        services().accounts.refresh_upstream(identity)
-        start_authenticated_session(existing.id)
-        session[CREATED_KEY] = existing.identifier
-        return redirect(url_for(".already_migrated"))
-    return redirect(url_for(".identity_confirmed"))
+    consume_once(svc.store, "aten-assertion", assertion_id, svc.settings.pending_request_ttl_seconds)
+    svc.aten_requests.clear(state.pending_requests)
+    state.upstream, state.upstream_verified_at, state.proposed_identifier = identity, now, None
+    existing = svc.transition.existing_account(identity)
+    if existing is None:
+        state.save(session)
+        return redirect(url_for(".identity_confirmed"))
+    svc.children.keep_upstream_vectors(UpstreamLink(identity.issuer, identity.subject, identity.vectors))
+    return _signed_in(svc, state, existing, now, url_for(".already_migrated"))
 
 
 @bp.get("/transition/compte")
 def identity_confirmed() -> ResponseReturnValue:
     """« Choisir mon mot de passe » (help page step 4)."""
-    identity = _upstream_identity()
+    identity = _upstream_identity(services(), IdpSession.load(session))
     return render_template("transition_confirmed.html", identity=identity)
 
 
 @bp.route("/transition/mot-de-passe", methods=["GET", "POST"])
 def choose_password() -> ResponseReturnValue:
     """The identifier to note and the password chosen twice (help page step 5)."""
-    identity = _upstream_identity()
-    transition = services().transition
-    identifier = session.get(PROPOSED_KEY) or transition.proposed_identifier(identity)
-    session[PROPOSED_KEY] = identifier
+    svc, state = services(), IdpSession.load(session)
+    identity = _upstream_identity(svc, state)
+    identifier = state.proposed_identifier or svc.transition.proposed_identifier(identity)
+    state.proposed_identifier = identifier
     check: PasswordCheck | None = None
     if request.method == "POST":
+        now = svc.clock()
         try:
-            created = transition.create_account(
+            created = svc.transition.create_account(
                 identity,
                 request.form.get("mot_de_passe", ""),
                 request.form.get("confirmation", ""),
                 identifier,
-                now(),
+                now,
             )
         except InvalidPassword as exc:
             check = exc.check
         else:
-            return _signed_in(created.account)
+            return _signed_in(svc, state, created.account, now, url_for(".account_created"))
+    state.save(session)
     return render_template(
         "transition_password.html",
         identifier=identifier,
@@ -126,23 +119,28 @@ def already_migrated() -> ResponseReturnValue:
 
 
 def _result_page(template: str) -> ResponseReturnValue:
-    account = services().accounts.by_id(session.get("account_id", ""))
-    identifier = session.get(CREATED_KEY)
-    if account is None or identifier != account.identifier:
+    svc, state = services(), IdpSession.load(session)
+    account = signed_in_account(state, svc.accounts)
+    if account is None or state.created_identifier != account.identifier:
         raise SessionExpired("no account from this transition in the session")
-    return render_template(template, identifier=identifier, next_url=continue_url(account))
+    next_url = svc.continuation.next_url(account, state, svc.clock())
+    state.save(session)
+    return render_template(template, identifier=state.created_identifier, next_url=next_url)
 
 
-def _signed_in(account: Account) -> ResponseReturnValue:
-    start_authenticated_session(account.id)
-    session[CREATED_KEY] = account.identifier
-    return redirect(url_for(".account_created"))
+def _signed_in(
+    svc: IdpServices, state: IdpSession, account: Account, now: dt.datetime, page: str
+) -> ResponseReturnValue:
+    """The parent is signed in (account created, or already migrated): their identifier is shown."""
+    state = sign_in(session, state, account, svc.children, now)
+    state.created_identifier = account.identifier
+    state.save(session)
+    return redirect(page)
 
 
-def _upstream_identity() -> UpstreamIdentity:
-    data = session.get(UPSTREAM_KEY)
-    if not data or data["at"] + services().settings.pending_request_ttl_seconds < time.time():
+def _upstream_identity(svc: IdpServices, state: IdpSession) -> UpstreamIdentity:
+    ttl = dt.timedelta(seconds=svc.settings.pending_request_ttl_seconds)
+    verified_at = state.upstream_verified_at
+    if state.upstream is None or verified_at is None or verified_at + ttl < svc.clock():
         raise SessionExpired("ATEN identity missing or older than the pending-request TTL")
-    fields = {k: v for k, v in data.items() if k != "at"}
-    fields["vectors"] = tuple(fields["vectors"])
-    return UpstreamIdentity(**fields)
+    return state.upstream

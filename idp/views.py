@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from federation.errors import SessionExpired
-from federation.sessions import rotate_session
 from federation.web import HELP_URL, allow_form_action, saml_metadata_response
-from idp import services
-from idp.continuation import LOGIN_HINT_KEY, NEXT_URL_KEY, PENDING_SAML_KEY, continue_url, pending_step
 from idp.domain.errors import InvalidCredentials, TooManyAttempts
+from idp.domain.parent_release import subject_for
 from idp.domain.release import released_attributes
 from idp.saml_idp import AuthenticationRequest
+from idp.services import IdpServices, services
+from idp.session_state import IdpSession, signed_in_account
+from idp.sign_in import sign_in
 
 bp = Blueprint("idp", __name__, template_folder="templates")
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @bp.get("/saml/metadata")
@@ -31,12 +25,15 @@ def metadata() -> ResponseReturnValue:
 
 @bp.get("/saml/sso")
 def single_sign_on() -> ResponseReturnValue:
-    authn = services().saml.parse_redirect_request(request.args, now())
-    if session.get("account_id") and not authn.force_authn:
+    svc = services()
+    authn = svc.saml.parse_redirect_request(request.args, svc.clock())
+    state = IdpSession.load(session)
+    if state.account_id and not authn.force_authn:
         # Already signed in: answered by this very request (one round trip for the browser).
-        return answer_or_continue(authn)
-    session[PENDING_SAML_KEY] = dataclasses.asdict(authn)
-    if services().aten.aten_entity_id in authn.requested_idps:
+        return answer_or_continue(svc, state, authn)
+    state.pending_saml = authn
+    state.save(session)
+    if svc.aten.aten_entity_id in authn.requested_idps:
         # The ENT asked for the parcours de transition (Scoping, SAML core §3.4.1.2).
         return redirect(url_for("transition.start"))
     return redirect(url_for(".login"))
@@ -44,11 +41,13 @@ def single_sign_on() -> ResponseReturnValue:
 
 @bp.route("/connexion", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
+    state = IdpSession.load(session)
     if request.method == "GET":
-        return render_template("login.html", help_url=HELP_URL, identifier=session.get(LOGIN_HINT_KEY, ""))
+        return render_template("login.html", help_url=HELP_URL, identifier=state.login_hint or "")
+    svc = services()
     identifier = request.form.get("identifiant", "")
     try:
-        account = services().authenticator.authenticate(
+        account = svc.authenticator.authenticate(
             identifier, request.form.get("mot_de_passe", ""), request.remote_addr or "inconnue"
         )
     except (InvalidCredentials, TooManyAttempts) as exc:
@@ -56,49 +55,44 @@ def login() -> ResponseReturnValue:
         return render_template(
             "login.html", help_url=HELP_URL, identifier=identifier[:64], error=exc.code
         ), status
-    start_authenticated_session(account.id)
-    return redirect(continue_url(account))
-
-
-def start_authenticated_session(account_id: str) -> None:
-    """New session id (no fixation), keeping only the pending requests of this browser."""
-    kept = {k: session[k] for k in (PENDING_SAML_KEY, NEXT_URL_KEY) if k in session}
-    session.clear()
-    rotate_session(session)
-    session.update(kept)
-    session["account_id"] = account_id
-    session["auth_time"] = now().isoformat()
+    now = svc.clock()
+    state = sign_in(session, state, account, svc.children, now)
+    next_url = svc.continuation.next_url(account, state, now)
+    state.save(session)
+    return redirect(next_url)
 
 
 @bp.get("/saml/reponse")
 def answer() -> ResponseReturnValue:
     """Answer the request left pending by the login or a step (« Ajout d'élèves »)."""
-    pending = session.get(PENDING_SAML_KEY)
-    if not pending:
+    state = IdpSession.load(session)
+    if state.pending_saml is None:
         raise SessionExpired("no pending AuthnRequest")
-    return answer_or_continue(AuthenticationRequest.from_session(pending))
+    return answer_or_continue(services(), state, state.pending_saml)
 
 
-def answer_or_continue(authn: AuthenticationRequest) -> ResponseReturnValue:
+def answer_or_continue(
+    svc: IdpServices, state: IdpSession, authn: AuthenticationRequest
+) -> ResponseReturnValue:
     """The signed Response (HTTP-POST binding, our own form), unless the parent must first sign
     in again or go through a step; the request then waits in the session."""
-    release = services().release.for_audience(session.get("account_id", ""), authn.sp_entity_id)
-    if release is None or not release.account.is_active:
+    release = svc.release.for_audience(state.account_id, authn.sp_entity_id) if state.account_id else None
+    if release is None or not release.account.is_active or state.auth_time is None:
         session.clear()  # the account was deleted or suspended since this session signed in
-        session[PENDING_SAML_KEY] = dataclasses.asdict(authn)
+        IdpSession(pending_saml=authn).save(session)
         return redirect(url_for(".login"))
-    step = pending_step(release.account)
+    step = svc.continuation.pending_step(release.account, state, svc.clock())
+    state.pending_saml = authn if step else None
+    state.save(session)
     if step:
-        session[PENDING_SAML_KEY] = dataclasses.asdict(authn)
         return redirect(step)
-    session.pop(PENDING_SAML_KEY, None)
-    auth_time = dt.datetime.fromisoformat(session["auth_time"])
-    saml = services().saml
-    form = saml.build_response(
+    form = svc.saml.build_response(
         authn,
-        subject=release.subject,
-        attributes=released_attributes(release.account, auth_time, saml.logout_url, release.children),
-        authn_instant=auth_time,
+        subject=subject_for(release, svc.subjects),
+        attributes=released_attributes(
+            release.account, state.auth_time, svc.saml.logout_url, release.children
+        ),
+        authn_instant=state.auth_time,
     )
     allow_form_action(form.action)
     return render_template("saml_post.html", action=form.action, fields=form.fields)
@@ -106,7 +100,7 @@ def answer_or_continue(authn: AuthenticationRequest) -> ResponseReturnValue:
 
 @bp.get("/compte")
 def signed_in() -> ResponseReturnValue:
-    account = services().accounts.by_id(session.get("account_id", ""))
+    account = signed_in_account(IdpSession.load(session), services().accounts)
     if account is None:
         return redirect(url_for(".login"))
     return render_template("signed_in.html", account=account)

@@ -29,7 +29,6 @@ from federation.vectors import well_formed_vectors
 from idp.domain.accounts import Account
 from idp.domain.errors import ChildLinkBlocked, TooManyBirthDateAttempts, WrongBirthDate
 from idp.domain.identifier_generation import fold
-from idp.domain.release import ReleasedChild
 from idp.domain.school_registry import OLDEST_BIRTH_YEAR, Establishment, LegalRepresentative, Student
 
 MAX_WRONG_DATES_PER_CHILD = 3
@@ -143,6 +142,10 @@ class LockedAttempt(Protocol):
 class ChildLinkRepository(Protocol):
     def upstream_links(self, account_id: str) -> list[UpstreamLink]: ...
 
+    def update_upstream_vectors(self, link: UpstreamLink) -> None:
+        """Keep the FrEduVecteur values of this ATEN identity's latest login."""
+        ...
+
     def registry_for(self, links: Sequence[UpstreamLink]) -> RegistrySlice:
         """Students named by the links' vectors or represented by the links' ATEN identities."""
         ...
@@ -157,33 +160,69 @@ class ChildLinkRepository(Protocol):
 
     def locked_attempt(self, account_id: str, student_id: str) -> AbstractContextManager[LockedAttempt]: ...
 
-    def confirmed_children(self, account_id: str) -> list[ReleasedChild]: ...
+
+@dataclass(frozen=True)
+class AttachmentStatus:
+    """Every child link of one account and whether its daily bound is spent: what « Ajout
+    d'élèves » shows and decides on, read once per request."""
+
+    links: tuple[ChildLink, ...]
+    is_account_exhausted: bool
+
+    @property
+    def to_confirm(self) -> list[ChildLink]:
+        """Unconfirmed children, the blocked ones included (their page shows the school's contact)."""
+        return [link for link in self.links if not link.is_confirmed]
+
+    @property
+    def askable(self) -> list[ChildLink]:
+        return [link for link in self.to_confirm if not link.is_blocked]
+
+    @property
+    def blocked(self) -> list[ChildLink]:
+        return [link for link in self.to_confirm if link.is_blocked]
+
+    @property
+    def has_children_to_ask(self) -> bool:
+        """Is there a child the parent can still confirm now (unconfirmed, unblocked, tries left)?"""
+        return bool(self.askable) and not self.is_account_exhausted
+
+    def given_name(self, student_id: str) -> str | None:
+        return next((link.given_name for link in self.links if link.student_id == student_id), None)
 
 
 class ChildAttachment:
+    """Commands (:meth:`sync_links`, :meth:`keep_upstream_vectors`, :meth:`submit`) write; every
+    other method only reads."""
+
     def __init__(self, links: ChildLinkRepository) -> None:
         self.links = links
 
-    def refresh(self, account: Account, now: dt.datetime) -> list[ChildLink]:
-        """Create the links the registry now implies, then return every link of the account."""
+    def sync_links(self, account: Account, now: dt.datetime) -> None:
+        """Create the links the registry now implies for this parent. Called once where a parent
+        signs in (DESIGN §2 C: « asked again at the next login »), so the reads of the session
+        after it never write."""
         upstream = self.links.upstream_links(account.id)
         if upstream:
             student_ids = linked_student_ids(account, upstream, self.links.registry_for(upstream))
             self.links.ensure_links(account.id, student_ids, now)
-        return self.links.links_of(account.id)
 
-    def children_to_confirm(self, account: Account, now: dt.datetime) -> list[ChildLink]:
-        """Unconfirmed children, the blocked ones included (their page shows the school's contact)."""
-        return [link for link in self.refresh(account, now) if not link.is_confirmed]
+    def keep_upstream_vectors(self, link: UpstreamLink) -> None:
+        """ATEN's FrEduVecteur values of a new ATEN login of a parent who already migrated: the
+        next :meth:`sync_links` reads them."""
+        self.links.update_upstream_vectors(link)
+
+    def status(self, account_id: str, now: dt.datetime) -> AttachmentStatus:
+        return AttachmentStatus(
+            tuple(self.links.links_of(account_id)), self.is_account_exhausted(account_id, now)
+        )
 
     def is_account_exhausted(self, account_id: str, now: dt.datetime) -> bool:
         failures = self.links.account_failures_since(account_id, now - ACCOUNT_WINDOW)
         return failures >= MAX_WRONG_DATES_PER_ACCOUNT
 
-    def has_children_to_ask(self, account: Account, now: dt.datetime) -> bool:
-        """Is there a child the parent can still confirm now (unconfirmed, unblocked, tries left)?"""
-        askable = [c for c in self.children_to_confirm(account, now) if not c.is_blocked]
-        return bool(askable) and not self.is_account_exhausted(account.id, now)
+    def has_children_to_ask(self, account_id: str, now: dt.datetime) -> bool:
+        return self.status(account_id, now).has_children_to_ask
 
     def submit(self, account_id: str, student_id: str, birth_date: dt.date, now: dt.datetime) -> None:
         """Confirm the link when the date is right; otherwise raise, after counting the try.
@@ -214,9 +253,6 @@ class ChildAttachment:
         blocks = failures + 1 >= MAX_WRONG_DATES_PER_CHILD
         attempt.record_failure(now, block=blocks and link is not None)
         return ChildLinkBlocked(detail) if blocks else WrongBirthDate(detail)
-
-    def released_children(self, account_id: str) -> list[ReleasedChild]:
-        return self.links.confirmed_children(account_id)
 
 
 # --- the date typed on the page ------------------------------------------------------------

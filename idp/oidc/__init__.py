@@ -6,26 +6,7 @@
 - :mod:`idp.oidc.provider`: Authlib's authorization server, grants and endpoints;
 - :mod:`idp.oidc.claims`: the claims released per scope;
 - :mod:`idp.oidc.views`: the HTTP endpoints and the link with the IdP's login pages.
+
+``idp.create_app`` builds the provider once (clients and keys are read then: a bad file stops
+the start) and registers the views.
 """
-
-from __future__ import annotations
-
-from flask import Flask
-
-from federation.settings import Settings
-from federation.web import get_store
-from idp.domain.accounts import AccountRepository
-
-
-def install_oidc_provider(
-    app: Flask, settings: Settings, accounts: AccountRepository, logout_url: str
-) -> None:
-    """Build the provider once (clients and keys are read now: a bad file stops the start)."""
-    from idp.children_views import released_children
-    from idp.oidc.provider import OidcProvider
-    from idp.oidc.views import bp
-
-    app.extensions["idp_oidc"] = OidcProvider(
-        settings, accounts, get_store(app), logout_url, released_children=released_children
-    )
-    app.register_blueprint(bp)

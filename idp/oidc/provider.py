@@ -9,8 +9,10 @@
   decoded with an explicit algorithm list), and ``none`` for public clients (PKCE still required).
 - ID tokens signed RS256 (or ES256 per client) with the ``kid`` of the published key.
 
-Built once per process by :func:`idp.oidc.install_oidc_provider`; views reach it through
-:func:`current_provider`.
+Built once per process by ``idp.create_app``; views reach it through ``idp.services``. What a
+code, a token or the userinfo endpoint says about the parent is read through the IdP's one
+``ReleaseReader`` (the same read as a SAML answer), the pairwise ``sub`` created when a client is
+first answered.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -31,8 +33,8 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode, UserInfoEndpoint
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.rpinitiated import EndSessionEndpoint
-from flask import current_app, session
 from flask import request as flask_request
+from flask import session
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -40,7 +42,8 @@ from joserfc.jwk import KeySet
 from federation.keys import OIDC_SIGNING_ALGS
 from federation.settings import Settings
 from federation.stores import KeyValueStore
-from idp.domain.accounts import Account, AccountRepository
+from idp.domain.accounts import Account
+from idp.domain.parent_release import PairwiseSubjects, Release, ReleaseReader, subject_for
 from idp.domain.release import ReleasedChild
 from idp.oidc.claims import user_claims
 from idp.oidc.clients import OidcClient, load_clients
@@ -75,6 +78,7 @@ class IdentifiedParent:
     account: Account
     auth_time: int
     subject: str
+    children: tuple[ReleasedChild, ...]  # confirmed only, as for SAML
 
 
 class OidcProvider:
@@ -83,16 +87,16 @@ class OidcProvider:
     def __init__(
         self,
         settings: Settings,
-        accounts: AccountRepository,
+        release: ReleaseReader,
+        subjects: PairwiseSubjects,
         store: KeyValueStore,
         logout_url: str,
-        released_children: Callable[[str], Sequence[ReleasedChild]],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.issuer = settings.base_url
-        self.accounts = accounts
+        self.release = release
+        self.subjects = subjects
         self.logout_url = logout_url
-        self.released_children = released_children
         self.clock = clock
         self.leeway = settings.clock_skew_seconds
         self.clients = load_clients(settings.oidc_clients_dir)
@@ -107,14 +111,26 @@ class OidcProvider:
     def client(self, client_id: str | None) -> OidcClient | None:
         return self.clients.get(client_id or "")
 
-    def identified_parent(
-        self, account_id: str, auth_time: int, client: OidcClient
-    ) -> IdentifiedParent | None:
-        account = self.accounts.by_id(account_id)
-        if account is None or not account.is_active:
+    def answered_parent(self, account_id: str, auth_time: int, client: OidcClient) -> IdentifiedParent | None:
+        """The parent of a code being redeemed, while their account is active. This answers the
+        client: its pairwise ``sub`` is created now if the client never had one."""
+        release = self._active_release(account_id, client)
+        if release is None:
             return None
-        subject = self.accounts.pairwise_subject(account.id, client.sector)
-        return IdentifiedParent(account=account, auth_time=auth_time, subject=subject)
+        return IdentifiedParent(
+            release.account, auth_time, subject_for(release, self.subjects), release.children
+        )
+
+    def token_parent(self, issued: IssuedToken, client: OidcClient) -> IdentifiedParent | None:
+        """The parent of an access token, with the ``sub`` it was issued with (reads only)."""
+        release = self._active_release(issued.account_id, client)
+        if release is None:
+            return None
+        return IdentifiedParent(release.account, issued.auth_time, issued.subject, release.children)
+
+    def _active_release(self, account_id: str, client: OidcClient) -> Release | None:
+        release = self.release.for_audience(account_id, client.sector)
+        return release if release is not None and release.account.is_active else None
 
     def claims(self, parent: IdentifiedParent, scope: str) -> dict[str, Any]:
         return user_claims(
@@ -123,13 +139,8 @@ class OidcProvider:
             dt.datetime.fromtimestamp(parent.auth_time, dt.UTC),
             set(scope.split()),
             self.logout_url,
-            self.released_children(parent.account.id),
+            parent.children,
         )
-
-
-def current_provider() -> OidcProvider:
-    provider: OidcProvider = current_app.extensions["idp_oidc"]
-    return provider
 
 
 # --- Authorization server -----------------------------------------------------------------------
@@ -218,7 +229,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Nothing left: :meth:`GrantStore.redeem_code` deleted it when it was redeemed."""
 
     def authenticate_user(self, authorization_code: IssuedCode) -> IdentifiedParent | None:
-        return self.provider.identified_parent(
+        return self.provider.answered_parent(
             authorization_code.account_id, authorization_code.auth_time, self.request.client
         )
 
@@ -380,10 +391,9 @@ class AccessTokenValidator(BearerTokenValidator):
         client = self.provider.client(issued.client_id)
         if client is None:
             return None
-        account = self.provider.accounts.by_id(issued.account_id)
-        if account is None or not account.is_active:
+        parent = self.provider.token_parent(issued, client)
+        if parent is None:
             return None
-        parent = IdentifiedParent(account=account, auth_time=issued.auth_time, subject=issued.subject)
         return BearerToken(issued, client, parent, self.provider.clock())
 
 

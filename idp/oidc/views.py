@@ -2,14 +2,13 @@
 
 The authorization endpoint joins the IdP's own pages: without a session (or with ``prompt=login``
 or an exceeded ``max_age``) it keeps the request as the parent's next step
-(:func:`idp.continuation.set_next_url`) and sends them to the login page, or with
-``idp_hint=aten`` to the parcours de transition; both end with :func:`continue_url`, which
-brings the parent back here. Steps due before any answer (« Ajout d'élèves ») come first too.
+(``IdpSession.resume_after_login``) and sends them to the login page, or with ``idp_hint=aten``
+to the parcours de transition; both end with ``Continuation.next_url``, which brings the parent
+back here. Steps due before any answer (« Ajout d'élèves ») come first too.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from typing import Any
 from urllib.parse import urlencode
@@ -37,8 +36,6 @@ from wtforms import ValidationError
 
 from federation.errors import ProtocolError, UnknownPartner
 from federation.web import csrf
-from idp.continuation import LOGIN_HINT_KEY, PENDING_SAML_KEY, pending_step, set_next_url
-from idp.domain.accounts import Account
 from idp.domain.authentication import MAX_IDENTIFIER_LENGTH
 from idp.oidc.discovery import (
     AUTHORIZATION_PATH,
@@ -48,7 +45,9 @@ from idp.oidc.discovery import (
     TOKEN_PATH,
     USERINFO_PATH,
 )
-from idp.oidc.provider import OidcProvider, SignedInParent, current_provider
+from idp.oidc.provider import OidcProvider, SignedInParent
+from idp.services import services
+from idp.session_state import IdpSession, signed_in_account
 
 bp = Blueprint("oidc", __name__, template_folder="templates")
 
@@ -63,19 +62,21 @@ _LOGIN_SALT = "oidc-login-requested"
 
 @bp.get(DISCOVERY_PATH)
 def discovery() -> ResponseReturnValue:
-    return _public_json(current_provider().metadata)
+    return _public_json(services().oidc.metadata)
 
 
 @bp.get(JWKS_PATH)
 def jwks() -> ResponseReturnValue:
-    return _public_json(current_provider().keys.jwks)
+    return _public_json(services().oidc.keys.jwks)
 
 
 @bp.route(AUTHORIZATION_PATH, methods=["GET", "POST"])
 @csrf.exempt  # OIDC Core §3.1.2.1: an RP may POST the request (cross-site, so without our token)
 def authorize() -> ResponseReturnValue:
-    provider = current_provider()
-    account, auth_time = _signed_in(provider)
+    svc, state = services(), IdpSession.load(session)
+    provider = svc.oidc
+    account = signed_in_account(state, svc.accounts)
+    auth_time = state.auth_time
     parent = SignedInParent(account.id, int(auth_time.timestamp())) if account and auth_time else None
     try:
         grant = provider.server.get_consent_grant(end_user=parent)
@@ -83,33 +84,39 @@ def authorize() -> ResponseReturnValue:
         return _error_response(provider, error)
     data = request.values
     prompts = set(data.get("prompt", "").split())
-    if account is None or auth_time is None or _needs_fresh_login(provider, data, prompts, auth_time):
+    if (
+        account is None
+        or auth_time is None
+        or _needs_fresh_login(provider, data, prompts, auth_time.timestamp())
+    ):
         if "none" in prompts:
             refusal = LoginRequiredError(redirect_uri=grant.redirect_uri, state=data.get("state"))
             return _error_response(provider, refusal)
-        return _send_to_login(provider, data)
-    step = pending_step(account)
-    if step:
-        if "none" in prompts:
-            refusal = InteractionRequiredError(redirect_uri=grant.redirect_uri, state=data.get("state"))
-            return _error_response(provider, refusal)
-        set_next_url(_resume_path(data))
-        return redirect(step)
-    response = provider.server.create_authorization_response(grant=grant, grant_user=parent)
-    return _with_issuer(provider, response)
+        return _send_to_login(provider, state, data)
+    step = svc.continuation.pending_step(account, state, svc.clock())
+    if step is None:
+        state.save(session)  # every step passed: not asked again in this session
+        response = provider.server.create_authorization_response(grant=grant, grant_user=parent)
+        return _with_issuer(provider, response)
+    if "none" in prompts:
+        refusal = InteractionRequiredError(redirect_uri=grant.redirect_uri, state=data.get("state"))
+        return _error_response(provider, refusal)
+    state.resume_after_login(_resume_path(data))
+    state.save(session)
+    return redirect(step)
 
 
 @bp.post(TOKEN_PATH)
 @csrf.exempt  # back-channel call, authenticated as a client rather than by a browser session
 def token() -> ResponseReturnValue:
-    response: Response = current_provider().server.create_token_response()
+    response: Response = services().oidc.server.create_token_response()
     return response
 
 
 @bp.route(USERINFO_PATH, methods=["GET", "POST"])
 @csrf.exempt  # bearer token, no cookie
 def userinfo() -> ResponseReturnValue:
-    response: Response = current_provider().server.create_endpoint_response("userinfo")
+    response: Response = services().oidc.server.create_endpoint_response("userinfo")
     return response
 
 
@@ -117,7 +124,7 @@ def userinfo() -> ResponseReturnValue:
 @csrf.exempt  # RPs may POST (RP-Initiated Logout §2); our own confirmation form is checked below
 def end_session() -> ResponseReturnValue:
     """RP-initiated logout: redirect only to a registered ``post_logout_redirect_uri`` (§3)."""
-    provider = current_provider()
+    provider = services().oidc
     try:
         logout = provider.server.validate_endpoint_request("end_session")
     except OAuth2Error as error:
@@ -139,36 +146,29 @@ def end_session() -> ResponseReturnValue:
     return render_template("logged_out.html")
 
 
-def _signed_in(provider: OidcProvider) -> tuple[Account | None, dt.datetime | None]:
-    account_id, auth_time = session.get("account_id"), session.get("auth_time")
-    if not account_id or not auth_time:
-        return None, None
-    account = provider.accounts.by_id(account_id)
-    if account is None or not account.is_active:
-        return None, None
-    return account, dt.datetime.fromisoformat(auth_time)
-
-
 def _needs_fresh_login(
-    provider: OidcProvider, data: MultiDict[str, str], prompts: set[str], auth_time: dt.datetime
+    provider: OidcProvider, data: MultiDict[str, str], prompts: set[str], auth_time: float
 ) -> bool:
     """``prompt=login`` and ``max_age`` (OIDC Core §3.1.2.1), unless the parent just logged in
-    for this very request."""
+    for this very request (``auth_time``: seconds since the epoch)."""
     requested_at = _login_requested_at(data)
-    if requested_at is not None and auth_time.timestamp() >= requested_at:
+    if requested_at is not None and auth_time >= requested_at:
         return False
     if "login" in prompts:
         return True
     max_age = data.get("max_age")
-    return max_age is not None and provider.clock() - auth_time.timestamp() > int(max_age)
+    return max_age is not None and provider.clock() - auth_time > int(max_age)
 
 
-def _send_to_login(provider: OidcProvider, data: MultiDict[str, str]) -> ResponseReturnValue:
-    session.pop(PENDING_SAML_KEY, None)  # the newest request of this browser is the one answered
-    set_next_url(_resume_path(data, login_requested_at=provider.clock()))
+def _send_to_login(
+    provider: OidcProvider, state: IdpSession, data: MultiDict[str, str]
+) -> ResponseReturnValue:
+    state.pending_saml = None  # the newest request of this browser is the one answered
+    state.resume_after_login(_resume_path(data, login_requested_at=provider.clock()))
     if data.get("login_hint"):
         # OIDC Core §3.1.2.1: a hint only, shown as the field's value (escaped, capped like it).
-        session[LOGIN_HINT_KEY] = data["login_hint"].strip()[:MAX_IDENTIFIER_LENGTH]
+        state.login_hint = data["login_hint"].strip()[:MAX_IDENTIFIER_LENGTH]
+    state.save(session)
     if data.get("idp_hint") == ATEN_HINT:
         return redirect(TRANSITION_PATH)
     return redirect(url_for("idp.login"))

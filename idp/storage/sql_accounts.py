@@ -1,4 +1,4 @@
-"""AccountRepository on SQLAlchemy."""
+"""AccountRepository, TransitionRepository and PairwiseSubjects on SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from federation.database import ReadSessions
+from federation.database import ConnectionScope, ReadSessions, no_connection_scope
 from idp.domain.accounts import Account
 from idp.domain.errors import AlreadyLinked, IdentifierTaken
 from idp.domain.transition import UpstreamIdentity
@@ -80,20 +80,11 @@ class SqlTransitionMixin:
                 raise AlreadyLinked(winner.id) from exc
             raise IdentifierTaken(account.identifier) from exc
 
-    def refresh_upstream(self, identity: UpstreamIdentity) -> None:
-        """Keep the children ATEN lists for this parent (a later transition of a migrated parent)."""
-        with self._sessions.begin() as db:
-            db.execute(
-                update(UpstreamLinkRow)
-                .where(UpstreamLinkRow.issuer == identity.issuer, UpstreamLinkRow.subject == identity.subject)
-                .values(vectors=json.dumps(list(identity.vectors)), updated_at=utcnow())
-            )
-
 
 class SqlAccountRepository(SqlTransitionMixin):
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], scope: ConnectionScope = no_connection_scope) -> None:
         self._sessions = sessions
-        self._reads = ReadSessions(sessions)
+        self._reads = ReadSessions(sessions, scope)
 
     def by_identifier(self, identifier: str) -> Account | None:
         with self._reads.connection() as conn:
@@ -115,8 +106,8 @@ class SqlAccountRepository(SqlTransitionMixin):
         with self._sessions.begin() as db:
             db.add(AccountRow(**_row_values(account)))
 
-    def pairwise_subject(self, account_id: str, audience: str) -> str:
-        """Get or create; two workers racing on the first login both end with the stored value."""
+    def ensure_pairwise_subject(self, account_id: str, audience: str) -> str:
+        """Get or create; two workers racing on the first answer both end with the stored value."""
         for _ in range(3):
             with self._reads() as db:
                 existing = db.scalar(

@@ -20,7 +20,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from federation.database import ReadSessions
+from federation.database import ConnectionScope, ReadSessions, no_connection_scope
 from federation.vectors import well_formed_vectors
 from idp.domain.child_attachment import (
     MAX_WRONG_DATES_PER_CHILD,
@@ -29,7 +29,6 @@ from idp.domain.child_attachment import (
     RegistrySlice,
     UpstreamLink,
 )
-from idp.domain.release import ReleasedChild
 from idp.domain.school_registry import (
     Establishment,
     ImportCounts,
@@ -37,7 +36,7 @@ from idp.domain.school_registry import (
     RegistryImport,
     Student,
 )
-from idp.storage.models import AccountRow, UpstreamLinkRow
+from idp.storage.models import AccountRow, UpstreamLinkRow, utcnow
 from idp.storage.registry_models import (
     BirthDateFailureRow,
     ChildLinkRow,
@@ -50,7 +49,8 @@ from idp.storage.registry_models import (
 CHUNK = 500  # IN lists stay far below the drivers' parameter limits
 SYSTEM_ACTOR = "educonnect"
 
-# Read at every login (« Ajout d'élèves » step): built once, run as Core statements.
+# Read at every sign-in (ChildAttachment.sync_links) and « Ajout d'élèves » page: built once,
+# run as Core statements.
 _UPSTREAM_LINKS = (
     select(UpstreamLinkRow.issuer, UpstreamLinkRow.subject, UpstreamLinkRow.vectors)
     .where(UpstreamLinkRow.account_id == bindparam("account_id"))
@@ -131,9 +131,11 @@ class UnknownLink(LookupError):
 
 
 class SqlRegistryRepository:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    """The ChildLinkRepository, and the registry's import and support commands."""
+
+    def __init__(self, sessions: sessionmaker[Session], scope: ConnectionScope = no_connection_scope) -> None:
         self._sessions = sessions
-        self._reads = ReadSessions(sessions)
+        self._reads = ReadSessions(sessions, scope)
 
     # --- import ---------------------------------------------------------------------------
 
@@ -219,6 +221,14 @@ class SqlRegistryRepository:
             rows = conn.execute(_UPSTREAM_LINKS, {"account_id": account_id})
             return [UpstreamLink(issuer, subject, _vectors(vectors)) for issuer, subject, vectors in rows]
 
+    def update_upstream_vectors(self, link: UpstreamLink) -> None:
+        with self._sessions.begin() as db:
+            db.execute(
+                update(UpstreamLinkRow)
+                .where(UpstreamLinkRow.issuer == link.issuer, UpstreamLinkRow.subject == link.subject)
+                .values(vectors=json.dumps(list(link.vectors)), updated_at=utcnow())
+            )
+
     def registry_for(self, links: Sequence[UpstreamLink]) -> RegistrySlice:
         ids = {child.student_id for link in links for child in well_formed_vectors(link.vectors)}
         identities = [
@@ -279,17 +289,6 @@ class SqlRegistryRepository:
             )
             for row in rows
         ]
-
-    def confirmed_children(self, account_id: str) -> list[ReleasedChild]:
-        with self._reads() as db:
-            rows = db.execute(
-                select(StudentRow.id, StudentRow.uai, EstablishmentRow.degree)
-                .join(ChildLinkRow, ChildLinkRow.student_id == StudentRow.id)
-                .join(EstablishmentRow, EstablishmentRow.uai == StudentRow.uai)
-                .where(ChildLinkRow.account_id == account_id, ChildLinkRow.confirmed_at.is_not(None))
-                .order_by(StudentRow.birth_date, StudentRow.id)
-            ).all()
-            return [ReleasedChild(student_id, uai, degree) for student_id, uai, degree in rows]
 
     # --- attempts -------------------------------------------------------------------------
 

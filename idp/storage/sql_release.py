@@ -1,24 +1,25 @@
-"""What an answer to an ENT is made of, read in one database round trip: the account, its pairwise
-subject for that ENT and its confirmed children (DESIGN §4).
+"""The ReleaseReader on SQLAlchemy: what an answer to an ENT (SAML or OIDC) is made of, read in one
+database round trip: the account, its pairwise subject for that audience and its confirmed
+children (DESIGN §4).
 
 An SSO for a parent who already has an IdP session runs this on every request, so it is one
 statement on the request's read session (autocommit, no BEGIN / ROLLBACK): the account, outer
 joined with its subject and with its confirmed children (one row per child, or one row without).
+It only reads: a missing subject is created by ``SqlAccountRepository.ensure_pairwise_subject``
+when the answer is sent.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import and_, bindparam, join, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from federation.database import ReadSessions
+from federation.database import ConnectionScope, ReadSessions, no_connection_scope
 from idp.domain.accounts import Account
+from idp.domain.parent_release import Release
 from idp.domain.release import ReleasedChild
 from idp.storage.models import AccountRow, PairwiseSubjectRow
 from idp.storage.registry_models import ChildLinkRow, EstablishmentRow, StudentRow
-from idp.storage.sql_accounts import SqlAccountRepository
 
 _ACCOUNT_COLUMNS = [column.key for column in AccountRow.__table__.columns]
 _CONFIRMED_CHILDREN = join(ChildLinkRow, StudentRow, ChildLinkRow.student_id == StudentRow.id).join(
@@ -50,28 +51,18 @@ _RELEASE = (
 )
 
 
-@dataclass(frozen=True)
-class Release:
-    account: Account
-    subject: str  # persistent pairwise NameID / ``sub`` for this audience
-    children: list[ReleasedChild]  # confirmed only
-
-
 class SqlReleaseReader:
-    def __init__(self, sessions: sessionmaker[Session], accounts: SqlAccountRepository) -> None:
-        self._reads = ReadSessions(sessions)
-        self._accounts = accounts
+    def __init__(self, sessions: sessionmaker[Session], scope: ConnectionScope = no_connection_scope) -> None:
+        self._reads = ReadSessions(sessions, scope)
 
     def for_audience(self, account_id: str, audience: str) -> Release | None:
-        """None when the account no longer exists; the subject is created on the first answer."""
         with self._reads.connection() as conn:
             rows = conn.execute(_RELEASE, {"account_id": account_id, "audience": audience}).all()
         if not rows:
             return None
         first = rows[0]._mapping
         account = Account(**{name: first[name] for name in _ACCOUNT_COLUMNS})
-        children = [
+        children = tuple(
             ReleasedChild(row.student_id, row.uai, row.degree) for row in rows if row.student_id is not None
-        ]
-        subject = first["subject"] or self._accounts.pairwise_subject(account_id, audience)
-        return Release(account, subject, children)
+        )
+        return Release(account, audience, first["subject"], children)

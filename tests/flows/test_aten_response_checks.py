@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import threading
+import time
 
 import pytest
 from lxml import etree
 from saml2.samlp import STATUS_AUTHN_FAILED
 
 from federation.keys import generate_key_pair, key_pair
+from idp.session_state import IdpSession
 from tests.browser import Browser, page_text
 from tests.flows.forged_responses import (
     Signer,
@@ -23,7 +26,7 @@ from tests.flows.forged_responses import (
     signed_form,
     unsigned_response,
 )
-from tests.flows.transition_steps import aten_login_page, forget_transitions
+from tests.flows.transition_steps import ATEN_PARENTS, aten_login_page, forget_transitions
 
 
 @pytest.fixture
@@ -69,6 +72,56 @@ def assert_refused(browser, response):
     assert "Location" not in response.headers
     # Nothing of the forged identity was kept.
     assert browser.get("https://idp.test/transition/compte").status_code == 400
+
+
+class MovableClock:
+    """The IdP's clock (``IdpServices.clock``), which a test moves forward."""
+
+    def __init__(self) -> None:
+        self.ahead = dt.timedelta(0)
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.ahead
+
+
+@pytest.fixture
+def idp_clock(stack, monkeypatch):
+    clock = MovableClock()
+    services = dataclasses.replace(stack.idp.extensions["idp"], clock=clock)
+    monkeypatch.setitem(stack.idp.extensions, "idp", services)
+    return clock
+
+
+def aten_answer_page(browser):
+    """A real ATEN login (« VALIDER »): ATEN's page that posts its signed Response to ÉduConnect."""
+    password = ATEN_PARENTS["mdurand"][0]
+    post_page = browser.follow(
+        browser.submit(aten_login_page(browser), identifiant="mdurand", mot_de_passe=password)
+    )
+    assert post_page.request.url.startswith("https://aten.test/"), page_text(post_page)
+    return post_page
+
+
+def test_a_pending_request_to_aten_is_answered_within_its_lifetime(browser, stack, idp_clock):
+    post_page = aten_answer_page(browser)
+    idp_clock.ahead = dt.timedelta(
+        seconds=stack.idp.extensions["idp"].settings.pending_request_ttl_seconds - 5
+    )
+    accepted = browser.submit(post_page, form_id="saml-post")
+    assert accepted.status_code == 302 and accepted.headers["Location"].endswith("/transition/compte")
+
+
+def test_an_expired_pending_request_to_aten_is_refused_with_the_french_page(browser, stack, idp_clock):
+    post_page = aten_answer_page(browser)
+    # ATEN's Response is fresh (its own time window holds); only our request to ATEN has expired.
+    idp_clock.ahead = dt.timedelta(
+        seconds=stack.idp.extensions["idp"].settings.pending_request_ttl_seconds + 1
+    )
+    refused = browser.submit(post_page, form_id="saml-post")
+    assert refused.request.path == "/saml/sp/acs"
+    assert refused.status_code == 400 and "Location" not in refused.headers
+    assert "Votre session a expiré" in page_text(refused)
+    assert browser.get("https://idp.test/transition/compte").status_code == 400  # nothing of it kept
 
 
 def test_control_a_correct_response_signed_by_aten_is_accepted(browser, pending, aten_server, aten_signer):
@@ -157,17 +210,19 @@ def test_replayed_assertion_is_refused(browser, stack, aten_server, aten_signer)
     assert post(browser, form).status_code == 302
     # The same browser starts again (the request ID is pending again only in a racing worker's
     # view): replay the same assertion against a session that still lists its request.
-    store = stack.idp.extensions["store"]
+    services = stack.idp.extensions["idp"]
     idp_client = browser.clients["https://idp.test"]
     jar = idp_client.get_cookie("idp_session", domain="idp.test")
     assert jar is not None
     sid = jar.value
-    raw = store.get(f"session:{sid}")
+    raw = services.store.get(f"session:{sid}")
     import json
 
     data = json.loads(raw)
-    data["aten_pending"] = {pending_request_id(first_url): int(dt.datetime.now(dt.UTC).timestamp())}
-    store.set(f"session:{sid}", json.dumps(data).encode(), 600)
+    state = IdpSession.load(data)
+    services.aten_requests.add(state.pending_requests, pending_request_id(first_url), time.time())
+    state.save(data)
+    services.store.set(f"session:{sid}", json.dumps(data).encode(), 600)
     replay = post(browser, form)
     assert replay.status_code == 400
     assert "Connexion déjà utilisée" in page_text(replay)

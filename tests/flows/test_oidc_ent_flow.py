@@ -119,9 +119,9 @@ def test_parent_signs_in_to_the_ent_through_oidc(browser, oidc_stack, parent):
     assert landing.request.url == f"{ENT}/accueil", page_text(landing)
     assert "Bonjour Claire Martin" in page_text(landing)
     signed_in = ent_session(browser, oidc_stack.ent)["parent"]
-    accounts = oidc_stack.idp.extensions["idp"].accounts
+    subjects = oidc_stack.idp.extensions["idp"].subjects
     # The sector of this client is the ENT's SAML entityID: the same subject as its NameID.
-    assert signed_in["subject"] == accounts.pairwise_subject(parent.id, ENT_ENTITY_ID)
+    assert signed_in["subject"] == subjects.ensure_pairwise_subject(parent.id, ENT_ENTITY_ID)
     attributes = signed_in["attributes"]
     assert attributes["FrEduCtId"] == [parent.id]
     assert attributes["sn"] == ["Martin"] and attributes["givenName"] == ["Claire"]

@@ -120,9 +120,11 @@ def test_nameid_is_persistent_pairwise_and_stable(browser, stack):
     (name_id,) = root.xpath("//saml:Assertion/saml:Subject/saml:NameID", namespaces=NS)
     assert name_id.get("Format") == "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
     assert name_id.get("SPNameQualifier") == "https://ent.test/saml/metadata"
-    accounts = stack.idp.extensions["idp"].accounts
-    assert accounts.pairwise_subject(account.id, "https://ent.test/saml/metadata") == name_id.text
-    assert accounts.pairwise_subject(account.id, "https://other-ent.test/saml/metadata") != name_id.text
+    subjects = stack.idp.extensions["idp"].subjects
+    assert subjects.ensure_pairwise_subject(account.id, "https://ent.test/saml/metadata") == name_id.text
+    assert (
+        subjects.ensure_pairwise_subject(account.id, "https://other-ent.test/saml/metadata") != name_id.text
+    )
     assert account.id not in name_id.text
 
 

@@ -1,5 +1,6 @@
 """federation.database.ReadSessions: the reads of one request share one pooled connection, in
-autocommit, and never return a row older than a write of the same request (PostgreSQL)."""
+autocommit, and never return a row older than a write of the same request (PostgreSQL). The web
+layer hands storage that scope (``federation.web.request_connections``)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from flask import Flask
 from sqlalchemy import Engine, event
 from sqlalchemy.pool import QueuePool
 
-from federation.database import close_request_reads, make_engine, make_session_factory
+from federation.database import make_engine, make_session_factory
 from federation.migrations import upgrade
+from federation.web import close_request_connections, request_connections
 from idp.domain.accounts import Account
 from idp.storage.models import AccountRow
 from idp.storage.sql_accounts import SqlAccountRepository
@@ -42,7 +44,7 @@ def checkouts(engine: Engine) -> Iterator[list[int]]:
 @pytest.fixture
 def app() -> Flask:
     app = Flask(__name__)
-    app.teardown_request(close_request_reads)
+    app.teardown_request(close_request_connections)
     return app
 
 
@@ -66,7 +68,8 @@ def _account(accounts: SqlAccountRepository) -> Account:
 
 def test_reads_of_one_request_share_one_checkout(app: Flask, engine: Engine, checkouts: list[int]) -> None:
     sessions = make_session_factory(engine)
-    accounts, registry = SqlAccountRepository(sessions), SqlRegistryRepository(sessions)
+    accounts = SqlAccountRepository(sessions, request_connections)
+    registry = SqlRegistryRepository(sessions, request_connections)
     account = _account(accounts)
     checkouts.clear()
     with app.test_request_context("/"):
@@ -78,7 +81,7 @@ def test_reads_of_one_request_share_one_checkout(app: Flask, engine: Engine, che
 
 
 def test_a_read_after_a_write_of_the_same_request_sees_the_write(app: Flask, engine: Engine) -> None:
-    accounts = SqlAccountRepository(make_session_factory(engine))
+    accounts = SqlAccountRepository(make_session_factory(engine), request_connections)
     account = _account(accounts)
     with app.test_request_context("/"):
         with accounts._reads() as db:  # a row loaded earlier in the request and still referenced
@@ -90,9 +93,22 @@ def test_a_read_after_a_write_of_the_same_request_sees_the_write(app: Flask, eng
 
 
 def test_outside_a_request_each_read_checks_out_and_gives_back(engine: Engine, checkouts: list[int]) -> None:
-    accounts = SqlAccountRepository(make_session_factory(engine))
+    accounts = SqlAccountRepository(make_session_factory(engine), request_connections)
     account = _account(accounts)
     checkouts.clear()
     accounts.by_id(account.id)
     accounts.by_id(account.id)
     assert len(checkouts) == 2 and checked_out(engine) == 0
+
+
+def test_without_a_scope_each_read_checks_out_even_in_a_request(
+    app: Flask, engine: Engine, checkouts: list[int]
+) -> None:
+    accounts = SqlAccountRepository(make_session_factory(engine))  # storage alone: no web scope
+    account = _account(accounts)
+    checkouts.clear()
+    with app.test_request_context("/"):
+        accounts.by_id(account.id)
+        accounts.by_id(account.id)
+        assert checked_out(engine) == 0
+    assert len(checkouts) == 2

@@ -9,17 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from federation.cli import main
-from federation.migrations import upgrade
 from idp.domain.child_attachment import ChildAttachment
 from idp.domain.errors import ChildLinkBlocked, TooManyBirthDateAttempts, WrongBirthDate
+from idp.domain.release import ReleasedChild
 from idp.storage.registry_models import BirthDateFailureRow, ChildLinkRow, RegistryAuditRow
+from idp.storage.sql_release import SqlReleaseReader
 from tests.registry_helpers import (
     NOW,
     Child,
@@ -34,16 +34,6 @@ BIRTH = dt.date(2016, 5, 4)
 WRONG = dt.date(2016, 5, 5)
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'idp.sqlite3'}"
-    else:
-        url = request.getfixturevalue("postgres_schema_url")
-    upgrade(url)
-    return url
-
-
 @pytest.fixture
 def service(database_url: str) -> ChildAttachment:
     return ChildAttachment(registry_for(database_url))
@@ -53,8 +43,16 @@ def family_with(database_url: str, service: ChildAttachment, n_children: int) ->
     school = new_establishment(1)
     children = [Child(f"Enfant{i}", BIRTH - dt.timedelta(days=i), school) for i in range(n_children)]
     family = add_family(database_url, children)
-    assert len(service.children_to_confirm(family.account, NOW)) == n_children
+    service.sync_links(family.account, NOW)  # what the parent's sign-in does
+    assert len(service.status(family.account.id, NOW).to_confirm) == n_children
     return family
+
+
+def released_children(database_url: str, account_id: str) -> tuple[ReleasedChild, ...]:
+    """What SAML and OIDC answers release: confirmed children only."""
+    release = SqlReleaseReader(sessions_for(database_url)).for_audience(account_id, "https://ent.test")
+    assert release is not None
+    return release.children
 
 
 def link_rows(database_url: str, account_id: str) -> list[ChildLinkRow]:
@@ -126,7 +124,7 @@ def test_the_fourth_wrong_date_for_one_child_is_refused(database_url, service):
     (row,) = link_rows(database_url, family.account.id)
     assert (row.failed_attempts, row.confirmed_at) == (3, None)
     assert failures_logged(database_url, family.account.id) == 3
-    assert service.released_children(family.account.id) == []
+    assert released_children(database_url, family.account.id) == ()
 
 
 def test_the_sixth_wrong_date_across_children_in_24_hours_is_refused(database_url, service):
@@ -142,7 +140,7 @@ def test_the_sixth_wrong_date_across_children_in_24_hours_is_refused(database_ur
     assert failures_logged(database_url, family.account.id) == 5
     next_day = NOW + dt.timedelta(hours=24, minutes=1)  # the first wrong date left the window
     service.submit(family.account.id, third, family.children[2].birth_date, next_day)
-    assert [c.student_id for c in service.released_children(family.account.id)] == [third]
+    assert [c.student_id for c in released_children(database_url, family.account.id)] == [third]
 
 
 def test_success_after_a_failure_is_confirmed_and_audited(database_url, service):
@@ -153,7 +151,7 @@ def test_success_after_a_failure_is_confirmed_and_audited(database_url, service)
     service.submit(family.account.id, sid, BIRTH, NOW)
     (row,) = link_rows(database_url, family.account.id)
     assert row.confirmed_at is not None and row.failed_attempts == 1
-    (released,) = service.released_children(family.account.id)
+    (released,) = released_children(database_url, family.account.id)
     assert (released.student_id, released.uai, released.degree) == (
         sid,
         family.children[0].establishment.uai,

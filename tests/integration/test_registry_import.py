@@ -25,16 +25,6 @@ DEMO_CSV = Path(__file__).resolve().parents[2] / "config" / "demo" / "registry.c
 HEADER = ";".join(COLUMNS)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'idp.sqlite3'}"
-    else:
-        url = request.getfixturevalue("postgres_schema_url")
-    upgrade(url)
-    return url
-
-
 def line(kind: str, **values: str) -> str:
     return ";".join([kind, *(values.get(c, "") for c in COLUMNS[1:])])
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from urllib.parse import urlsplit
 
 import lxml.html
 import pytest
 
-from idp.continuation import register_step
+from idp.continuation import Continuation
+from idp.saml_idp import AuthenticationRequest
+from idp.session_state import IdpSession
 from tests.browser import page_text
+from tests.oidc.conftest import SAML_ENTITY_ID
 from tests.oidc.rp import ISSUER
 
 
@@ -82,7 +86,8 @@ def test_idp_hint_aten_starts_the_transition_and_keeps_the_request(rp):
     response = rp.authorize(request)
     assert response.status_code == 302 and response.headers["Location"] == "/transition/aten"
     with rp.session() as sess:
-        resumed = sess["next_url"]
+        resumed = IdpSession.load(sess).next_url
+    assert resumed is not None
     assert resumed.startswith("/oidc/authorize?") and f"state={request.state}" in resumed
 
 
@@ -110,8 +115,9 @@ def test_login_hint_is_only_text_in_the_login_page(rp):
 
 
 def test_newest_request_wins_over_a_forgotten_saml_request(rp, parent):
+    forgotten = AuthenticationRequest("id-oublie", SAML_ENTITY_ID, "https://ent.test/saml/acs", None)
     with rp.session() as sess:
-        sess["pending_authn"] = {"request_id": "id-oublie"}
+        IdpSession(pending_saml=forgotten).save(sess)
     answer = rp.sign_in(parent)
     assert "code" in answer  # not the SAML answer page of the forgotten request
 
@@ -120,11 +126,15 @@ STEP_ACCOUNTS: set[str] = set()
 
 
 @pytest.fixture
-def pending_step(op, parent):
+def pending_step(op, parent, monkeypatch):
     """A step due before any answer (like « Ajout d'élèves »), for this test's parent only."""
-    if not op.extensions.get("test_step_registered"):
-        register_step(op, lambda account: "/etape-de-test" if account.id in STEP_ACCOUNTS else None)
-        op.extensions["test_step_registered"] = True
+    services = op.extensions["idp"]
+
+    def step(account, state, now):
+        return "/etape-de-test" if account.id in STEP_ACCOUNTS else None
+
+    steps = Continuation(steps=(*services.continuation.steps, step))
+    monkeypatch.setitem(op.extensions, "idp", dataclasses.replace(services, continuation=steps))
     STEP_ACCOUNTS.add(parent.id)
     yield parent
     STEP_ACCOUNTS.discard(parent.id)
@@ -136,7 +146,8 @@ def test_pending_step_comes_before_the_answer_then_the_request_resumes(rp, pendi
     after_login = rp.log_in(login_page, pending_step)
     assert after_login.headers["Location"] == "/etape-de-test"
     with rp.session() as sess:
-        resumed = sess["next_url"]
+        resumed = IdpSession.load(sess).next_url
+    assert resumed is not None
     STEP_ACCOUNTS.discard(pending_step.id)  # the parent completes the step
     answer = rp.callback(rp.follow_to_client(rp.get(ISSUER + resumed)))
     assert answer["state"] == request.state and "code" in answer

@@ -14,6 +14,7 @@ import json
 
 import pytest
 
+from idp.session_state import IdpSession
 from tests.browser import page_text
 from tests.oidc.rp import ISSUER
 
@@ -151,8 +152,10 @@ def test_oidcc_prompt_none_logged_in(rp, parent):
 
 def _age_session(rp, seconds: int) -> None:
     with rp.session() as sess:
-        auth_time = dt.datetime.fromisoformat(sess["auth_time"])
-        sess["auth_time"] = (auth_time - dt.timedelta(seconds=seconds)).isoformat()
+        state = IdpSession.load(sess)
+        assert state.auth_time is not None
+        state.auth_time -= dt.timedelta(seconds=seconds)
+        state.save(sess)
 
 
 def test_oidcc_max_age_1(rp, parent):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from idp.domain.release import ReleasedChild
@@ -19,11 +21,24 @@ SCHOOL = ReleasedChild(student_id="E1001", uai="0860001J", degree=1)
 COLLEGE = ReleasedChild(student_id="E2002", uai="0860002K", degree=2)
 
 
+class ChildrenReleased:
+    """The IdP's release reader, with the confirmed children set per test."""
+
+    def __init__(self, reader, released: dict[str, list[ReleasedChild]]) -> None:
+        self.reader, self.released = reader, released
+
+    def for_audience(self, account_id, audience):
+        release = self.reader.for_audience(account_id, audience)
+        children = tuple(self.released.get(account_id, ()))
+        return None if release is None else dataclasses.replace(release, children=children)
+
+
 @pytest.fixture
 def children(op, monkeypatch):
     """The confirmed children the IdP's registry releases for an account (set per test)."""
     released: dict[str, list[ReleasedChild]] = {}
-    monkeypatch.setattr(op.extensions["idp_oidc"], "released_children", lambda aid: released.get(aid, []))
+    provider = op.extensions["idp"].oidc
+    monkeypatch.setattr(provider, "release", ChildrenReleased(provider.release, released))
     return released
 
 
@@ -76,9 +91,9 @@ def test_sub_is_pairwise_and_stable(op, oidc_clients, parent):
     assert first != _sub(college, parent)  # two ENTs cannot link the parent
     assert first != parent.id  # nor learn the account id from sub
     assert _sub(make_rp(op, oidc_clients, CONFIDENTIAL), parent) == first  # another login, same sub
-    assert first == op.extensions["idp"].accounts.pairwise_subject(parent.id, CONFIDENTIAL)
+    assert first == op.extensions["idp"].subjects.ensure_pairwise_subject(parent.id, CONFIDENTIAL)
 
 
 def test_sector_identifier_keeps_the_saml_subject(op, oidc_clients, parent):
-    saml_name_id = op.extensions["idp"].accounts.pairwise_subject(parent.id, SAML_ENTITY_ID)
+    saml_name_id = op.extensions["idp"].subjects.ensure_pairwise_subject(parent.id, SAML_ENTITY_ID)
     assert _sub(make_rp(op, oidc_clients, SECTOR_CLIENT), parent) == saml_name_id

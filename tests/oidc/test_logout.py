@@ -107,7 +107,7 @@ def test_post_logout_with_hint_from_the_rp_is_accepted(rp, parent, op):
 
 def test_hint_of_an_expired_id_token_is_still_accepted(rp, parent, op, oidc_clients):
     """RP-Initiated Logout §2: the OP SHOULD accept ID tokens past their exp."""
-    provider = op.extensions["idp_oidc"]
+    provider = op.extensions["idp"].oidc
     real_clock = provider.clock
     provider.clock = lambda: real_clock() - 7200  # an ID token issued two hours ago
     try:

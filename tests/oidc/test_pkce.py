@@ -59,7 +59,7 @@ def test_wrong_code_verifier_is_refused_and_burns_the_code(any_rp, parent):
 def _code_without_challenge(op, client_id: str, redirect_uri: str, account_id: str) -> str:
     """A code as an older or buggy issuer could have stored it: no challenge at all."""
     code = secrets.token_urlsafe(32)
-    op.extensions["idp_oidc"].grants.save_code(
+    op.extensions["idp"].oidc.grants.save_code(
         code,
         IssuedCode(
             client_id=client_id,

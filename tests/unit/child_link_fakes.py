@@ -1,4 +1,7 @@
-"""In-memory ChildLinkRepository for the domain tests (one lock serialises every attempt)."""
+"""In-memory ChildLinkRepository for the domain tests (one lock serialises every attempt).
+
+``writes`` counts every call that changes the repository, so tests can show that reads do not.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ class FakeChildLinks:
     links: dict[tuple[str, str], FakeLink] = field(default_factory=dict)
     failures: list[tuple[str, str, dt.datetime]] = field(default_factory=list)  # account, student, at
     lock: threading.Lock = field(default_factory=threading.Lock)
+    writes: int = 0
 
     # --- registry set-up -------------------------------------------------------------------
     def add_student(self, student: Student, *representatives: LegalRepresentative) -> None:
@@ -45,6 +49,13 @@ class FakeChildLinks:
     # --- ChildLinkRepository ---------------------------------------------------------------
     def upstream_links(self, account_id: str) -> list[UpstreamLink]:
         return list(self.upstream.get(account_id, []))
+
+    def update_upstream_vectors(self, link: UpstreamLink) -> None:
+        self.writes += 1
+        for account_links in self.upstream.values():
+            for i, known in enumerate(account_links):
+                if (known.issuer, known.subject) == (link.issuer, link.subject):
+                    account_links[i] = link
 
     def registry_for(self, links: Sequence[UpstreamLink]) -> RegistrySlice:
         identities = {(link.issuer, link.subject) for link in links}
@@ -60,6 +71,7 @@ class FakeChildLinks:
         )
 
     def ensure_links(self, account_id: str, student_ids: Sequence[str], now: dt.datetime) -> None:
+        self.writes += 1
         for sid in student_ids:
             self.links.setdefault((account_id, sid), FakeLink())
 
@@ -89,6 +101,7 @@ class FakeChildLinks:
         with self.lock:
             yield FakeAttempt(self, account_id, student_id)
 
+    # --- what the release reader would read (confirmed links only) ---------------------------
     def confirmed_children(self, account_id: str) -> list[ReleasedChild]:
         return [
             ReleasedChild(sid, self.students[sid].uai, self.establishments[self.students[sid].uai].degree)
@@ -128,6 +141,7 @@ class FakeAttempt:
         return self.repo.account_failures_since(self.account_id, since)
 
     def record_failure(self, now: dt.datetime, block: bool) -> None:
+        self.repo.writes += 1
         self.repo.failures.append((self.account_id, self.student_id, now))
         link = self._link
         if link is not None:
@@ -136,6 +150,7 @@ class FakeAttempt:
             link.blocked_at = now if block else None
 
     def confirm(self, now: dt.datetime) -> None:
+        self.repo.writes += 1
         link = self._link
         assert link is not None
         link.confirmed_at = now

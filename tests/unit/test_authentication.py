@@ -30,9 +30,6 @@ class FakeAccounts:
     def replace_password_hash(self, account_id, password_hash):
         self.rehashed.append(account_id)
 
-    def pairwise_subject(self, account_id, audience):
-        return f"{account_id}-{audience}"
-
 
 class FakeCounter:
     def __init__(self) -> None:

@@ -68,7 +68,8 @@ def service(repo: FakeChildLinks) -> ChildAttachment:
 
 
 def test_children_found_through_the_aten_identity_of_a_legal_representative(service):
-    children = service.children_to_confirm(parent(), NOW)
+    service.sync_links(parent(), NOW)
+    children = service.status("a1", NOW).to_confirm
     assert [(c.student_id, c.given_name) for c in children] == [
         ("100001", "Léa"),
         ("100002", "Hugo"),
@@ -116,22 +117,67 @@ def test_a_vector_the_ent_would_refuse_links_nothing_either(repo, malformed):
 
 
 def test_an_account_without_upstream_link_has_no_children(service):
-    assert service.children_to_confirm(parent(account_id="a2"), NOW) == []
-    assert not service.has_children_to_ask(parent(account_id="a2"), NOW)
+    service.sync_links(parent(account_id="a2"), NOW)
+    assert service.status("a2", NOW).to_confirm == []
+    assert not service.has_children_to_ask("a2", NOW)
+
+
+# --- synchronised at sign-in; the reads do not write -----------------------------------------
+
+
+def test_the_reads_write_nothing(service, repo):
+    service.sync_links(parent(), NOW)
+    before = (repo.writes, dict(repo.links), list(repo.failures))
+    status = service.status("a1", NOW)
+    assert [c.student_id for c in status.askable] == ["100001", "100002", "100003"]
+    assert status.has_children_to_ask and not status.is_account_exhausted
+    assert service.has_children_to_ask("a1", NOW) and not service.is_account_exhausted("a1", NOW)
+    assert (repo.writes, dict(repo.links), list(repo.failures)) == before
+
+
+def test_a_child_the_registry_adds_later_is_linked_at_the_next_sign_in(service, repo):
+    service.sync_links(parent(), NOW)
+    repo.add_student(student("100004", ECOLE, dt.date(2019, 5, 1), "Jade"), rep("100004"))
+    # A read links nothing: the new child waits for the next sign-in.
+    assert "100004" not in [c.student_id for c in service.status("a1", NOW).to_confirm]
+    service.sync_links(parent(), NOW)
+    assert "100004" in [c.student_id for c in service.status("a1", NOW).to_confirm]
+
+
+def test_the_vectors_of_a_new_aten_login_are_read_by_the_next_sync(service, repo):
+    repo.add_student(student("100005", ECOLE, dt.date(2018, 2, 3), "Noé"), rep("100005", subject=None))
+    service.sync_links(parent(), NOW)
+    assert "100005" not in [c.student_id for c in service.status("a1", NOW).to_confirm]
+    service.keep_upstream_vectors(UpstreamLink(ATEN, "aten-marie", ("1|DURAND|Marie|100005|0861001W",)))
+    service.sync_links(parent(), NOW)
+    assert "100005" in [c.student_id for c in service.status("a1", NOW).to_confirm]
+
+
+def test_the_status_names_the_confirmed_children_and_keeps_blocked_ones_to_confirm(service, repo):
+    service.sync_links(parent(), NOW)
+    service.submit("a1", "100002", repo.students["100002"].birth_date, NOW)
+    for _ in range(3):
+        with pytest.raises((WrongBirthDate, ChildLinkBlocked)):
+            service.submit("a1", "100001", WRONG, NOW)
+    status = service.status("a1", NOW)
+    assert [c.student_id for c in status.to_confirm] == ["100001", "100003"]
+    assert [c.student_id for c in status.blocked] == ["100001"]
+    assert [c.student_id for c in status.askable] == ["100003"]
+    assert status.given_name("100002") == "Hugo" and status.given_name("nobody") is None
 
 
 # --- the bounds -----------------------------------------------------------------------------
 
 
-def test_right_date_confirms_and_only_confirmed_children_are_released(service):
-    service.children_to_confirm(parent(), NOW)
+def test_right_date_confirms_and_only_confirmed_children_are_released(service, repo):
+    service.sync_links(parent(), NOW)
     service.submit("a1", "100001", LEA_BIRTH, NOW)
-    assert service.released_children("a1") == [ReleasedChild("100001", ECOLE, 1)]
-    assert [c.student_id for c in service.children_to_confirm(parent(), NOW)] == ["100002", "100003"]
+    assert repo.confirmed_children("a1") == [ReleasedChild("100001", ECOLE, 1)]
+    assert [c.student_id for c in service.status("a1", NOW).to_confirm] == ["100002", "100003"]
 
 
 def test_success_after_a_failure(service, repo):
-    service.children_to_confirm(parent(), NOW)
+    service.sync_links(parent(), NOW)
     with pytest.raises(WrongBirthDate):
         service.submit("a1", "100001", WRONG, NOW)
     service.submit("a1", "100001", LEA_BIRTH, NOW)
@@ -140,7 +186,7 @@ def test_success_after_a_failure(service, repo):
 
 
 def test_third_wrong_date_blocks_the_child_and_the_fourth_is_refused_even_if_right(service, repo):
-    service.children_to_confirm(parent(), NOW)
+    service.sync_links(parent(), NOW)
     for _ in range(2):
         with pytest.raises(WrongBirthDate):
             service.submit("a1", "100001", WRONG, NOW)
@@ -151,29 +197,29 @@ def test_third_wrong_date_blocks_the_child_and_the_fourth_is_refused_even_if_rig
     link = repo.links[("a1", "100001")]
     assert (link.failed_attempts, link.blocked_at, link.confirmed_at) == (3, NOW, None)
     assert len(repo.failures) == 3
-    assert service.released_children("a1") == []
+    assert repo.confirmed_children("a1") == []
 
 
 def test_a_blocked_child_is_never_asked_again(service, repo):
-    service.children_to_confirm(parent(), NOW)
+    service.sync_links(parent(), NOW)
     for sid in ("100002", "100003"):
         service.submit("a1", sid, repo.students[sid].birth_date, NOW)
     for _ in range(3):
         with pytest.raises((WrongBirthDate, ChildLinkBlocked)):
             service.submit("a1", "100001", WRONG, NOW)
-    assert not service.has_children_to_ask(parent(), NOW)
-    assert [c.is_blocked for c in service.children_to_confirm(parent(), NOW)] == [True]
+    assert not service.has_children_to_ask("a1", NOW)
+    assert [c.is_blocked for c in service.status("a1", NOW).to_confirm] == [True]
 
 
 def test_sixth_wrong_date_across_children_in_24_hours_is_refused_then_allowed_after(service, repo):
-    service.children_to_confirm(parent(), NOW)
+    service.sync_links(parent(), NOW)
     minute = dt.timedelta(minutes=1)
     plan = ["100001", "100001", "100001", "100002", "100002"]  # 3 + 2 = 5 wrong dates
     for i, sid in enumerate(plan):
         with pytest.raises((WrongBirthDate, ChildLinkBlocked)):
             service.submit("a1", sid, WRONG, NOW + i * minute)
     assert service.is_account_exhausted("a1", NOW + 5 * minute)
-    assert not service.has_children_to_ask(parent(), NOW + 5 * minute)
+    assert not service.has_children_to_ask("a1", NOW + 5 * minute)
     with pytest.raises(TooManyBirthDateAttempts):  # 6th: refused, even the right date, not counted
         service.submit("a1", "100003", dt.date(2012, 1, 27), NOW + 5 * minute)
     assert len(repo.failures) == 5
@@ -181,11 +227,11 @@ def test_sixth_wrong_date_across_children_in_24_hours_is_refused_then_allowed_af
     later = NOW + ACCOUNT_WINDOW + dt.timedelta(seconds=1)  # the first failure left the window
     assert not service.is_account_exhausted("a1", later)
     service.submit("a1", "100003", dt.date(2012, 1, 27), later)
-    assert [c.student_id for c in service.released_children("a1")] == ["100003"]
+    assert [c.student_id for c in repo.confirmed_children("a1")] == ["100003"]
 
 
 def test_a_child_not_theirs_gets_the_same_answer_and_counts(service, repo):
-    service.children_to_confirm(parent(), NOW)
+    service.sync_links(parent(), NOW)
     with pytest.raises(WrongBirthDate) as not_theirs:
         service.submit("a1", "200001", dt.date(2016, 1, 1), NOW)  # right date, other parent's child
     with pytest.raises(WrongBirthDate) as wrong:
@@ -208,7 +254,7 @@ def test_a_child_not_theirs_blocks_like_a_real_one_after_three_tries(service):
 
 
 def test_confirming_twice_is_harmless(service, repo):
-    service.children_to_confirm(parent(), NOW)
+    service.sync_links(parent(), NOW)
     service.submit("a1", "100001", LEA_BIRTH, NOW)
     service.submit("a1", "100001", WRONG, NOW + dt.timedelta(seconds=1))
     assert repo.links[("a1", "100001")].confirmed_at == NOW
@@ -216,7 +262,7 @@ def test_confirming_twice_is_harmless(service, repo):
 
 
 def test_concurrent_wrong_dates_never_pass_the_bounds(service, repo):
-    service.children_to_confirm(parent(), NOW)
+    service.sync_links(parent(), NOW)
     outcomes: list[str] = []
     barrier = threading.Barrier(20)
 

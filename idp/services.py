@@ -1,0 +1,57 @@
+"""The collaborators of ÉduConnect's views, built once per process by ``idp.create_app``.
+
+Views take them from :func:`services` and build nothing. Where a backend varies the field is
+typed by the domain's Protocol, not by the SQL class behind it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import current_app
+
+from federation.pending_requests import PendingRequests
+from federation.settings import Settings
+from federation.stores import KeyValueStore
+from idp.continuation import Continuation
+from idp.domain.accounts import AccountRepository
+from idp.domain.authentication import Authenticator
+from idp.domain.child_attachment import ChildAttachment
+from idp.domain.parent_release import PairwiseSubjects, ReleaseReader
+from idp.domain.transition import TransitionService
+from idp.oidc.provider import OidcProvider
+from idp.saml_idp import SamlIdentityProvider
+from idp.saml_sp_aten import AtenClient
+
+EXTENSION = "idp"
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class IdpServices:
+    settings: Settings
+    clock: Clock  # every "now" of the views: tests control it
+    store: KeyValueStore
+    accounts: AccountRepository
+    release: ReleaseReader  # what a SAML or OIDC answer says about the parent
+    subjects: PairwiseSubjects  # the pairwise subject, created when first answering an audience
+    authenticator: Authenticator
+    transition: TransitionService
+    children: ChildAttachment
+    continuation: Continuation  # the steps due before any answer, then the answer
+    saml: SamlIdentityProvider
+    aten: AtenClient
+    aten_requests: PendingRequests  # this browser's AuthnRequests to ATEN (parcours de transition)
+    oidc: OidcProvider
+
+
+def services() -> IdpServices:
+    svc: IdpServices = current_app.extensions[EXTENSION]
+    return svc

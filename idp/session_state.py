@@ -1,0 +1,173 @@
+"""ÉduConnect's server-side session, typed: what one browser's session holds, one type per value.
+
+A view loads it (:meth:`IdpSession.load`) and saves it back (:meth:`IdpSession.save`) before it
+answers. ``save`` writes only the values that changed, so a request that changes nothing writes
+nothing to the store (the SSO of a signed-in parent costs one store round trip,
+``federation.sessions``). Times are aware UTC datetimes; a malformed stored value (a session from
+an older release) reads as absent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from idp.domain.accounts import Account, AccountRepository
+from idp.domain.transition import UpstreamIdentity
+from idp.saml_idp import AuthenticationRequest
+
+_ACCOUNT_ID = "account_id"
+_AUTH_TIME = "auth_time"
+_PENDING_SAML = "pending_authn"
+_NEXT_URL = "next_url"
+_STEPS_PASSED = "steps_passed"
+_LOGIN_HINT = "login_hint"
+_CHILDREN_ASKED = "children_asked"
+_PENDING_REQUESTS = "pending_requests"
+_UPSTREAM = "upstream"
+_PROPOSED_IDENTIFIER = "proposed_identifier"
+_CREATED_IDENTIFIER = "created_identifier"
+_VERIFIED_AT = "at"
+
+
+@dataclass
+class IdpSession:
+    account_id: str | None = None  # the signed-in parent (FrEduCtId)
+    auth_time: dt.datetime | None = None  # when they proved it: SAML AuthnInstant, OIDC auth_time
+    pending_saml: AuthenticationRequest | None = None  # the ENT's AuthnRequest awaiting an answer
+    next_url: str | None = None  # local path resumed after login (an OIDC authorization request)
+    steps_passed: str | None = None  # the account every sign-in step has let through
+    login_hint: str | None = None  # OIDC login_hint: the identifier the login page fills in
+    # « Ajout d'élèves » was answered (confirmed, « Plus tard », nothing left): not asked again
+    # in this session; the next login asks again.
+    children_asked: bool = False
+    # Where federation.pending_requests.PendingRequests keep this browser's requests to ATEN.
+    pending_requests: dict[str, Any] = field(default_factory=dict)
+    upstream: UpstreamIdentity | None = None  # ATEN's verified identity (parcours de transition)
+    upstream_verified_at: dt.datetime | None = None
+    proposed_identifier: str | None = None  # shown on « Choisir mon mot de passe »
+    created_identifier: str | None = None  # shown on « Votre compte est créé. »
+
+    @classmethod
+    def load(cls, session: Mapping[str, Any]) -> IdpSession:
+        upstream = session.get(_UPSTREAM)
+        requests = session.get(_PENDING_REQUESTS)
+        return cls(
+            account_id=_text(session.get(_ACCOUNT_ID)),
+            auth_time=_instant(session.get(_AUTH_TIME)),
+            pending_saml=_authn_request(session.get(_PENDING_SAML)),
+            next_url=_text(session.get(_NEXT_URL)),
+            steps_passed=_text(session.get(_STEPS_PASSED)),
+            login_hint=_text(session.get(_LOGIN_HINT)),
+            children_asked=session.get(_CHILDREN_ASKED) is True,
+            pending_requests=dict(requests) if isinstance(requests, dict) else {},
+            upstream=_upstream_identity(upstream),
+            upstream_verified_at=_instant(upstream.get(_VERIFIED_AT)) if isinstance(upstream, dict) else None,
+            proposed_identifier=_text(session.get(_PROPOSED_IDENTIFIER)),
+            created_identifier=_text(session.get(_CREATED_IDENTIFIER)),
+        )
+
+    def save(self, session: MutableMapping[str, Any]) -> None:
+        for key, value in self._stored().items():
+            if value is None:
+                session.pop(key, None)  # a missing key stays unmodified
+            elif session.get(key) != value:
+                session[key] = value
+
+    def signed_in(self, account_id: str, now: dt.datetime) -> IdpSession:
+        """The session of a parent who just signed in: only this browser's pending requests to
+        answer are kept, every step is asked again."""
+        return IdpSession(
+            account_id=account_id, auth_time=now, pending_saml=self.pending_saml, next_url=self.next_url
+        )
+
+    def resume_after_login(self, path: str) -> None:
+        """Resume this local path after login (OIDC authorization); absolute URLs are refused."""
+        if not is_local_path(path):
+            raise ValueError("next_url must be a local path")
+        self.next_url = path
+
+    def take_next_url(self) -> str | None:
+        path, self.next_url = self.next_url, None
+        return path if path is not None and is_local_path(path) else None
+
+    def _stored(self) -> dict[str, Any]:
+        """The JSON value of each key (None: no key); lists, not tuples, so that an unchanged
+        value compares equal to the one read back."""
+        upstream = None
+        if self.upstream is not None and self.upstream_verified_at is not None:
+            upstream = {
+                **dataclasses.asdict(self.upstream),
+                "vectors": list(self.upstream.vectors),
+                _VERIFIED_AT: self.upstream_verified_at.isoformat(),
+            }
+        pending_saml = None
+        if self.pending_saml is not None:
+            pending_saml = {
+                **dataclasses.asdict(self.pending_saml),
+                "requested_idps": list(self.pending_saml.requested_idps),
+            }
+        return {
+            _ACCOUNT_ID: self.account_id,
+            _AUTH_TIME: self.auth_time.isoformat() if self.auth_time else None,
+            _PENDING_SAML: pending_saml,
+            _NEXT_URL: self.next_url,
+            _STEPS_PASSED: self.steps_passed,
+            _LOGIN_HINT: self.login_hint,
+            _CHILDREN_ASKED: True if self.children_asked else None,
+            _PENDING_REQUESTS: self.pending_requests or None,
+            _UPSTREAM: upstream,
+            _PROPOSED_IDENTIFIER: self.proposed_identifier,
+            _CREATED_IDENTIFIER: self.created_identifier,
+        }
+
+
+def signed_in_account(state: IdpSession, accounts: AccountRepository) -> Account | None:
+    """The session's parent, while their account exists and is active."""
+    if state.account_id is None or state.auth_time is None:
+        return None
+    account = accounts.by_id(state.account_id)
+    return account if account is not None and account.is_active else None
+
+
+def is_local_path(path: str) -> bool:
+    return path.startswith("/") and not path.startswith("//")
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _instant(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        instant = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return instant if instant.tzinfo is not None else None
+
+
+def _authn_request(value: Any) -> AuthenticationRequest | None:
+    if not isinstance(value, dict):
+        return None
+    try:
+        return AuthenticationRequest.from_session(value)
+    except TypeError:
+        return None
+
+
+def _upstream_identity(value: Any) -> UpstreamIdentity | None:
+    if not isinstance(value, dict):
+        return None
+    fields = {k: v for k, v in value.items() if k != _VERIFIED_AT}
+    vectors = fields.pop("vectors", [])
+    if not isinstance(vectors, list):
+        return None
+    try:
+        return UpstreamIdentity(**fields, vectors=tuple(vectors))
+    except TypeError:
+        return None
