@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aten_adapter.saml_idp import AuthenticationRequest
+from federation.session_values import put_session_value
 
 PENDING_AUTHN_KEY = "aten_pending_authn"
 UID_KEY = "aten_uid"
@@ -36,16 +37,8 @@ class AtenSession:
         )
 
     def save(self, session: MutableMapping[str, Any]) -> None:
-        _put(
+        put_session_value(
             session, PENDING_AUTHN_KEY, dataclasses.asdict(self.pending_authn) if self.pending_authn else None
         )
-        _put(session, UID_KEY, self.uid)
-        _put(session, AUTH_TIME_KEY, self.auth_time.isoformat() if self.auth_time else None)
-
-
-def _put(session: MutableMapping[str, Any], key: str, value: object) -> None:
-    if value is None:
-        if key in session:
-            del session[key]
-    elif session.get(key) != value:
-        session[key] = value
+        put_session_value(session, UID_KEY, self.uid)
+        put_session_value(session, AUTH_TIME_KEY, self.auth_time.isoformat() if self.auth_time else None)

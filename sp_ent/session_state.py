@@ -12,6 +12,8 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from federation.session_values import put_session_value
+
 PARENT_KEY = "parent"
 ESTABLISHMENT_KEY = "etablissement"
 ID_TOKEN_KEY = "oidc_id_token"  # noqa: S105 - a session key
@@ -57,18 +59,10 @@ class EntSession:
 
     def save(self, session: MutableMapping[str, Any]) -> None:
         """Write what changed only: an unchanged session costs no store write."""
-        _put(session, PARENT_KEY, asdict(self.parent) if self.parent else None)
-        _put(session, ESTABLISHMENT_KEY, self.establishment)
-        _put(session, ID_TOKEN_KEY, self.oidc_id_token)
+        put_session_value(session, PARENT_KEY, asdict(self.parent) if self.parent else None)
+        put_session_value(session, ESTABLISHMENT_KEY, self.establishment)
+        put_session_value(session, ID_TOKEN_KEY, self.oidc_id_token)
 
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _put(session: MutableMapping[str, Any], key: str, value: object) -> None:
-    if value is None:
-        if key in session:
-            del session[key]
-    elif session.get(key) != value:
-        session[key] = value
