@@ -4,8 +4,9 @@ transition, DESIGN §2 B3). ÉduConnect, acting as SAML SP, sends parents here t
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from flask import Flask, current_app
@@ -28,10 +29,20 @@ class AtenServices:
     directory: ParentDirectory
     authenticator: Authenticator
     saml: AtenIdentityProvider
+    clock: Callable[[], dt.datetime]  # aware UTC: request ages and authentication instants
 
 
-def create_app(settings: Settings | None = None, env: Mapping[str, str] | None = None) -> Flask:
-    """The ATEN service; ``env`` (default ``os.environ``) carries the ``ATEN_*`` overrides."""
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def create_app(
+    settings: Settings | None = None,
+    env: Mapping[str, str] | None = None,
+    clock: Callable[[], dt.datetime] = _utc_now,
+) -> Flask:
+    """The ATEN service, wired once; ``env`` (default ``os.environ``) carries the ``ATEN_*``
+    overrides."""
     settings = settings or load_settings("aten")
     aten = load_aten_settings(settings, os.environ if env is None else env)
     app = create_base_app(__name__, settings, service_title=aten.service_title)
@@ -44,6 +55,7 @@ def create_app(settings: Settings | None = None, env: Mapping[str, str] | None =
         directory=directory,
         authenticator=Authenticator(directory, StoreCounter(get_store(app))),
         saml=saml,
+        clock=clock,
     )
     add_readiness_check(app, "directory", directory.check)
     from aten_adapter.views import bp

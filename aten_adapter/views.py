@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import logging
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
@@ -12,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from aten_adapter import services
 from aten_adapter.domain.errors import InvalidCredentials, TooManyAttempts
 from aten_adapter.domain.release import released_attributes
-from aten_adapter.saml_idp import AuthenticationRequest
+from aten_adapter.session_state import AtenSession
 from federation.errors import SessionExpired
 from federation.sessions import rotate_session
 from federation.web import allow_form_action, saml_metadata_response
@@ -20,12 +18,7 @@ from federation.web import allow_form_action, saml_metadata_response
 bp = Blueprint("aten", __name__, template_folder="templates")
 log = logging.getLogger("educonnect.aten")
 
-PENDING_KEY = "aten_pending_authn"
 MAX_TYPED_IDENTIFIER = 64
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @bp.get("/saml/metadata")
@@ -37,19 +30,20 @@ def metadata() -> ResponseReturnValue:
 def single_sign_on() -> ResponseReturnValue:
     # Every request asks for the password: ATEN keeps no single sign-on session, a parent signs in
     # here once, to create their ÉduConnect account.
-    authn = services().saml.parse_redirect_request(request.args, _now())
-    session[PENDING_KEY] = dataclasses.asdict(authn)
+    state = AtenSession.load(session)
+    state.pending_authn = services().saml.parse_redirect_request(request.args, services().clock())
+    state.save(session)
     return redirect(url_for(".login"))
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
-    pending = session.get(PENDING_KEY)
+    authn = AtenSession.load(session).pending_authn
     if request.method == "GET":
-        if not pending:
+        if authn is None:
             return render_template("aten_home.html")
         return render_template("aten_login.html", identifier="")
-    if not pending:
+    if authn is None:
         raise SessionExpired("login form posted without a pending AuthnRequest")
     identifier = request.form.get("identifiant", "")
     try:
@@ -60,12 +54,10 @@ def login() -> ResponseReturnValue:
         return render_template(
             "aten_login.html", identifier=identifier[:MAX_TYPED_IDENTIFIER], error=exc.code
         ), exc.http_status
-    authn_instant = _now()
-    session.clear()
+    authn_instant = services().clock()
+    session.clear()  # the request is answered below; nothing from before the login is kept
     rotate_session(session)
-    session["aten_uid"] = parent.uid
-    session["auth_time"] = authn_instant.isoformat()
-    authn = AuthenticationRequest.from_session(pending)
+    AtenSession(uid=parent.uid, auth_time=authn_instant).save(session)
     form = services().saml.build_response(
         authn,
         subject=parent.persistent_id,

@@ -21,9 +21,13 @@ ServiceName = Literal["idp", "ent", "aten"]
 SERVICES: tuple[ServiceName, ...] = ("idp", "ent", "aten")
 Mode = Literal["demo", "production"]
 CRYPTO_BACKENDS = ("xmlsec1", "inprocess")
-# How the ENT talks to ÉduConnect: SAML 2.0 (default) or OpenID Connect (sp_ent/oidc_rp.py).
+# How the ENT talks to ÉduConnect: SAML 2.0 (default) or OpenID Connect (sp_ent/oidc/).
 PROTOCOLS = ("saml", "oidc")
 SAMESITE_VALUES = ("Lax", "Strict", "None")
+ID_TOKEN_ALGORITHMS = ("RS256", "ES256")
+
+# The ent.toml tables read into typed sections by this loader.
+ENT_TABLES = ("oidc", "directory")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +45,26 @@ class ServiceProvider:
 
     metadata: Path
     attributes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OidcRelyingPartySettings:
+    """The ENT's ``[oidc]`` table (with ``protocol = "oidc"``): ÉduConnect as its OpenID provider."""
+
+    issuer: str
+    client_id: str
+    # ENT_OIDC_CLIENT_SECRET or the table; None here is not yet an error: the demo writes its
+    # secret file after loading these settings (sp_ent.oidc.settings reads it at start).
+    client_secret: str | None = field(repr=False)
+    id_token_alg: str = "RS256"  # noqa: S105 - an algorithm name
+
+
+@dataclass(frozen=True)
+class EntDirectoryFiles:
+    """The ENT's ``directory`` table: its own CSV files of establishment and pupil names."""
+
+    establishments: Path | None = None
+    pupils: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +95,10 @@ class Settings:
     protocol: str = "saml"
     # OpenID Connect clients of the IdP, one TOML file each (« educonnect-bridge oidc client add »).
     oidc_clients_dir: Path | None = None
+    # The ENT's typed tables (None / empty for the other services).
+    oidc: OidcRelyingPartySettings | None = None
+    ent_directory: EntDirectoryFiles = field(default_factory=EntDirectoryFiles)
+    # The TOML tables no section above reads (ATEN's, see aten_adapter/settings.py).
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -144,6 +172,7 @@ def build_settings(
     # ÉduConnect): their session cookie must travel with it, so SameSite=None outside the demo
     # (all services are same-site on localhost). Forms keep their CSRF tokens either way.
     receives_cross_site_posts = service in ("idp", "ent") and not is_demo
+    protocol = reader.choice("protocol", f"{service.upper()}_PROTOCOL", PROTOCOLS, default="saml")
     samesite = reader.choice(
         "cookie_samesite", None, SAMESITE_VALUES, default="None" if receives_cross_site_posts else "Lax"
     )
@@ -175,13 +204,19 @@ def build_settings(
         peer_metadata=tuple(reader.path_list("peer_metadata")),
         service_providers=tuple(reader.service_providers()) if service == "idp" else (),
         aten_entity_id=_aten_entity_id(reader, env),
-        protocol=reader.choice("protocol", f"{service.upper()}_PROTOCOL", PROTOCOLS, default="saml"),
+        protocol=protocol,
         oidc_clients_dir=reader.path(
             "oidc_clients_dir", "EDUCONNECT_OIDC_CLIENTS_DIR", default="config/oidc_clients"
         )
         if service == "idp"
         else None,
-        extra={k: v for k, v in data.items() if isinstance(v, dict)},
+        oidc=reader.oidc_relying_party(is_demo) if service == "ent" and protocol == "oidc" else None,
+        ent_directory=reader.ent_directory() if service == "ent" else EntDirectoryFiles(),
+        extra={
+            k: v
+            for k, v in data.items()
+            if isinstance(v, dict) and not (service == "ent" and k in ENT_TABLES)
+        },
     )
 
 
@@ -263,6 +298,54 @@ class _Reader:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigurationError(f"{self.service}.{key}: liste de chemins attendue")
         return [self._resolve(v) for v in value]
+
+    def table(self, key: str) -> Mapping[str, Any]:
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            raise ConfigurationError(f"{self.service}.{key}: table attendue")
+        return value
+
+    def _table_text(self, table: Mapping[str, Any], name: str, key: str) -> str | None:
+        value = table.get(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise ConfigurationError(f"{self.service}.{name}.{key}: texte attendu")
+        return value
+
+    def oidc_relying_party(self, is_demo: bool) -> OidcRelyingPartySettings:
+        """The ``[oidc]`` table; the secret may come from ENT_OIDC_CLIENT_SECRET instead."""
+        table = self.table("oidc")
+        issuer = (self._table_text(table, "oidc", "issuer") or "").rstrip("/")
+        client_id = self._table_text(table, "oidc", "client_id")
+        if not issuer or not client_id:
+            raise ConfigurationError(
+                f"{self.service}.oidc.issuer et {self.service}.oidc.client_id sont nécessaires "
+                "avec protocol = oidc"
+            )
+        if not is_demo and not issuer.startswith("https://"):
+            raise ConfigurationError(
+                f"{self.service}.oidc.issuer: HTTPS obligatoire hors mode demo ({issuer})"
+            )
+        alg = self._table_text(table, "oidc", "id_token_signed_response_alg") or "RS256"
+        if alg not in ID_TOKEN_ALGORITHMS:
+            raise ConfigurationError(
+                f"{self.service}.oidc.id_token_signed_response_alg: RS256 ou ES256, pas {alg}"
+            )
+        secret = self.env.get("ENT_OIDC_CLIENT_SECRET") or self._table_text(table, "oidc", "client_secret")
+        return OidcRelyingPartySettings(
+            issuer=issuer, client_id=client_id, client_secret=secret, id_token_alg=alg
+        )
+
+    def ent_directory(self) -> EntDirectoryFiles:
+        """The ``directory`` table; relative paths are resolved like every other path here."""
+        table = self.table("directory")
+
+        def csv_file(key: str) -> Path | None:
+            value = self._table_text(table, "directory", key)
+            return self._resolve(value) if value else None
+
+        return EntDirectoryFiles(establishments=csv_file("establishments"), pupils=csv_file("pupils"))
 
     def service_providers(self) -> list[ServiceProvider]:
         """Explicit ``[[service_providers]]`` entries plus every ``*.xml`` of the SP directory.

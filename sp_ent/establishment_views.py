@@ -9,28 +9,18 @@ set stays in the session.
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
-from typing import Any
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from federation.settings import Settings, config_dir
 from federation.web import ErrorPage
+from sp_ent import services
 from sp_ent.errors import EstablishmentNotReleased
-from sp_ent.establishments import (
-    EntDirectory,
-    chosen_establishment,
-    load_directory,
-    released_children,
-    released_uais,
-)
+from sp_ent.establishments import chosen_establishment, released_children, released_uais
+from sp_ent.session_state import EntSession, SignedInParent
 
 bp = Blueprint("establishments", __name__, template_folder="templates")
 
-EXTENSION = "ent_directory"
-CHOSEN_KEY = "etablissement"
 log = logging.getLogger("educonnect")
 NOT_RELEASED = ErrorPage(
     "Établissement non autorisé",
@@ -40,94 +30,89 @@ NOT_RELEASED = ErrorPage(
 )
 
 
-def init_app(app: Flask, settings: Settings) -> None:
-    """Load the ENT directory once (the ``directory`` table of ent.toml) and register the pages."""
-    table: dict[str, Any] = dict(settings.extra.get("directory", {}))
-    app.extensions[EXTENSION] = load_directory(_path(table.get("establishments")), _path(table.get("pupils")))
-    app.register_blueprint(bp)
-
-
-def _path(value: object) -> Path | None:
-    if not value:
-        return None
-    path = Path(str(value))
-    return path if path.is_absolute() else config_dir(os.environ).parent / path
-
-
-def directory() -> EntDirectory:
-    found: EntDirectory = current_app.extensions[EXTENSION]
-    return found
-
-
-def landing_for(parent: dict[str, Any]) -> ResponseReturnValue:
+@bp.get("/accueil")
+def landing() -> ResponseReturnValue:
     """Where a signed-in parent lands: the chosen or only establishment, the chooser, or « none »."""
-    uais = released_uais(parent["attributes"])
-    if not uais:
-        return render_template("no_establishment.html", parent=parent, logout_url=_idp_logout_url(parent))
-    chosen = session.get(CHOSEN_KEY)
-    if chosen in uais:
-        return redirect(url_for("establishments.establishment", uai=chosen))
-    if len(uais) == 1:
-        return redirect(url_for("establishments.establishment", uai=uais[0]))
-    return redirect(url_for("establishments.choose"))
+    state = EntSession.load(session)
+    if state.parent is None:
+        return redirect(url_for("ent.portal"))
+    return _land(state, state.parent)
 
 
 @bp.get("/etablissement")
 def choose() -> ResponseReturnValue:
     """« Changer d'établissement » leads here too: the list again, no new sign-in."""
-    parent = session.get("parent")
-    if not parent:
+    state = EntSession.load(session)
+    parent = state.parent
+    if parent is None:
         return redirect(url_for("ent.portal"))
-    uais = released_uais(parent["attributes"])
+    uais = released_uais(parent.attributes)
     if len(uais) < 2:
-        session.pop(CHOSEN_KEY, None)
-        return landing_for(parent)
-    children = released_children(parent["attributes"])
+        state.establishment = None
+        state.save(session)
+        return _land(state, parent)
+    directory = services().directory
+    children = released_children(parent.attributes)
     choices = [
-        (directory().establishment(uai), [_child_name(c.student_id) for c in children if c.uai == uai])
+        (directory.establishment(uai), [_child_name(c.student_id) for c in children if c.uai == uai])
         for uai in uais
     ]
     return render_template(
-        "establishment_choice.html", parent=parent, choices=choices, chosen=session.get(CHOSEN_KEY)
+        "establishment_choice.html", parent=parent, choices=choices, chosen=state.establishment
     )
 
 
 @bp.post("/etablissement")
 def choice() -> ResponseReturnValue:
-    parent = session.get("parent")
-    if not parent:
+    state = EntSession.load(session)
+    if state.parent is None:
         return redirect(url_for("ent.portal"))
-    uai = chosen_establishment(request.form.get("uai", ""), parent["attributes"])
-    session[CHOSEN_KEY] = uai
-    return redirect(url_for(".establishment", uai=uai))
+    released = chosen_establishment(request.form.get("uai", ""), state.parent.attributes)
+    state.establishment = released
+    state.save(session)
+    return redirect(url_for(".establishment", uai=released))
 
 
 @bp.get("/etablissement/<uai>")
 def establishment(uai: str) -> ResponseReturnValue:
     """The establishment's ENT page: the parent and only this establishment's children."""
-    parent = session.get("parent")
-    if not parent:
+    state = EntSession.load(session)
+    parent = state.parent
+    if parent is None:
         return redirect(url_for("ent.portal"))
-    uai = chosen_establishment(uai, parent["attributes"])
-    session[CHOSEN_KEY] = uai
-    children = [c for c in released_children(parent["attributes"]) if c.uai == uai]
+    released = chosen_establishment(uai, parent.attributes)
+    state.establishment = released
+    state.save(session)
+    directory = services().directory
+    children = [c for c in released_children(parent.attributes) if c.uai == released]
     return render_template(
         "establishment.html",
         parent=parent,
-        establishment=directory().establishment(uai),
-        children=[(c.student_id, directory().pupil(c.student_id)) for c in children],
-        can_change=len(released_uais(parent["attributes"])) > 1,
+        establishment=directory.establishment(released),
+        children=[(c.student_id, directory.pupil(c.student_id)) for c in children],
+        can_change=len(released_uais(parent.attributes)) > 1,
     )
 
 
-def _idp_logout_url(parent: dict[str, Any]) -> str | None:
+def _land(state: EntSession, parent: SignedInParent) -> ResponseReturnValue:
+    uais = released_uais(parent.attributes)
+    if not uais:
+        return render_template("no_establishment.html", parent=parent, logout_url=_idp_logout_url(parent))
+    if state.establishment in uais:
+        return redirect(url_for(".establishment", uai=state.establishment))
+    if len(uais) == 1:
+        return redirect(url_for(".establishment", uai=uais[0]))
+    return redirect(url_for(".choose"))
+
+
+def _idp_logout_url(parent: SignedInParent) -> str | None:
     """FrEduUrlRetour: ÉduConnect's logout page, to sign in again and reach « Ajout d'élèves »."""
-    url = (parent["attributes"].get("FrEduUrlRetour") or [""])[0]
+    url = parent.first("FrEduUrlRetour")
     return url if url.startswith(("https://", "http://")) else None
 
 
 def _child_name(student_id: str) -> str:
-    pupil = directory().pupil(student_id)
+    pupil = services().directory.pupil(student_id)
     return pupil.given_name if pupil else f"élève n° {student_id}"
 
 

@@ -1,23 +1,16 @@
-"""Portal pages: the two buttons, the assertion consumer and the landing page."""
+"""Portal pages: the two buttons, the SAML metadata and assertion consumer, « Se déconnecter »."""
 
 from __future__ import annotations
 
-import time
-
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from federation.errors import ConfigurationError, SessionExpired
-from federation.sessions import rotate_session
-from federation.stores import consume_once
-from federation.web import csrf, get_store, saml_metadata_response
-from sp_ent import oidc_rp, services
-from sp_ent.establishment_views import landing_for
+from federation.web import csrf, saml_metadata_response
+from sp_ent import services
+from sp_ent.session_state import EntSession
+from sp_ent.sign_in import open_parent_session
 
 bp = Blueprint("ent", __name__, template_folder="templates")
-
-PENDING_KEY = "pending_requests"
-MAX_PENDING = 5  # a few tabs at once; older requests are forgotten
 
 
 @bp.get("/")
@@ -32,64 +25,29 @@ def metadata() -> ResponseReturnValue:
 
 @bp.get("/connexion/educonnect")
 def login_educonnect() -> ResponseReturnValue:
-    """« Je dispose d'un compte Educonnect »: a signed AuthnRequest to ÉduConnect (flow A2)."""
-    if services().settings.protocol == "oidc":
-        return oidc_rp.start_login(idp_hint=None)
-    return _send_authn_request(scoped_idp=None)
+    """« Je dispose d'un compte Educonnect »: a signed AuthnRequest (or an OIDC authorization
+    request) to ÉduConnect (flow A2)."""
+    return redirect(services().sign_in.login_url(session, through_aten=False))
 
 
 @bp.get("/connexion/sans-compte")
 def transition() -> ResponseReturnValue:
-    """« Je n'ai pas de compte Educonnect »: the same request, scoped to ATEN (flow B1)."""
-    if services().settings.protocol == "oidc":
-        return oidc_rp.start_login(idp_hint=oidc_rp.ATEN_HINT)
-    aten = services().settings.aten_entity_id
-    if not aten:
-        raise ConfigurationError("ent.aten_entity_id manquant")
-    return _send_authn_request(scoped_idp=aten)
-
-
-def _send_authn_request(scoped_idp: str | None) -> ResponseReturnValue:
-    outgoing = services().saml.authn_request(scoped_idp=scoped_idp)
-    pending = dict(session.get(PENDING_KEY, {}))
-    pending[outgoing.request_id] = int(time.time())
-    session[PENDING_KEY] = dict(sorted(pending.items(), key=lambda kv: kv[1])[-MAX_PENDING:])
-    return redirect(outgoing.url)
+    """« Je n'ai pas de compte Educonnect »: the same request, toward ATEN (flow B1)."""
+    return redirect(services().sign_in.login_url(session, through_aten=True))
 
 
 @bp.post("/saml/acs")
 @csrf.exempt  # cross-site POST from the IdP; protected by the signature and InResponseTo instead
 def assertion_consumer() -> ResponseReturnValue:
-    pending: dict[str, int] = dict(session.get(PENDING_KEY, {}))
-    ttl = services().settings.pending_request_ttl_seconds
-    outstanding = {rid: "/" for rid, issued in pending.items() if issued + ttl > time.time()}
-    if not outstanding:
-        raise SessionExpired("no pending AuthnRequest in this browser")
-    parent = services().saml.parse_response(request.form, outstanding)
-    consume_once(get_store(current_app), "ent-assertion", parent.assertion_id, ttl)
-    pending.pop(parent.in_response_to, None)
-    session.clear()
-    rotate_session(session)
-    session["parent"] = {
-        "subject": parent.subject,
-        "given_name": parent.first("givenName"),
-        "family_name": parent.first("sn"),
-        "attributes": parent.attributes,
-    }
-    return redirect(url_for(".landing"))
-
-
-@bp.get("/accueil")
-def landing() -> ResponseReturnValue:
-    parent = session.get("parent")
-    if not parent:
-        return redirect(url_for(".portal"))
-    return landing_for(parent)  # the establishment(s) of the released children (flow D)
+    parent = services().saml_sign_in.accept_response(session, request.form)
+    open_parent_session(session, parent)
+    return redirect(url_for("establishments.landing"))
 
 
 @bp.get("/deconnexion")
 def logout() -> ResponseReturnValue:
-    if services().settings.protocol == "oidc":
-        return oidc_rp.logout()  # also ends the ÉduConnect session (RP-initiated logout)
-    session.clear()
-    return redirect(url_for(".portal"))
+    """Local logout; with OpenID Connect also ÉduConnect's session (RP-initiated logout)."""
+    signed_in = EntSession.load(session)
+    session.clear()  # first: the parent is signed out here even if ÉduConnect cannot be reached
+    end_session = services().sign_in.logout_url(signed_in)
+    return redirect(end_session or url_for(".portal"))

@@ -181,12 +181,12 @@ def register_demo_client(idp: Settings, ent: Settings) -> str:
     """The demo ENT as a confidential client (``demo --protocol oidc``), idempotent.
 
     The secret is generated once and kept under the ENT's state directory (read by
-    :class:`sp_ent.oidc_rp.RelyingPartyConfig` in demo mode); the client file is rewritten each
+    :class:`sp_ent.oidc.settings.RelyingPartyConfig` in demo mode); the client file is rewritten each
     time so it always matches that secret.
     """
-    from sp_ent.oidc_rp import CALLBACK_PATH, DEMO_SECRET_FILE
+    from sp_ent.oidc.settings import CALLBACK_PATH, DEMO_SECRET_FILE
 
-    client_id = str(ent.extra.get("oidc", {}).get("client_id", "ent-demo"))
+    client_id = ent.oidc.client_id if ent.oidc else "ent-demo"
     secret_path = ent.state_dir / DEMO_SECRET_FILE
     if secret_path.exists():
         secret = secret_path.read_text().strip()

@@ -17,6 +17,7 @@ import pytest
 from federation.stores import SESSION_PREFIX
 from federation.web import get_store
 from idp.oidc.clients import OidcClient, hash_client_secret, new_client_secret, write_client
+from sp_ent import create_app as create_ent
 from tests.browser import Browser, page_text
 from tests.conftest import DEMO_LDIF, Stack
 from tests.flows.children_steps import dates_of, parent_with_children
@@ -24,6 +25,7 @@ from tests.flows.saml_steps import PASSWORD, add_parent
 from tests.flows.transition_steps import aten_sign_in, choose_password, forget_transitions, linked_accounts
 from tests.oidc.back_channel import AppsHttpClient
 from tests.registry_helpers import Child, new_establishment
+from tests.settable_clock import SettableClock
 
 ENT = "https://ent.test"
 IDP = "https://idp.test"
@@ -35,7 +37,6 @@ ENT_ENTITY_ID = f"{ENT}/saml/metadata"
 def oidc_stack(deployment, backend, tmp_path_factory) -> Stack:
     from aten_adapter import create_app as create_aten
     from idp import create_app as create_idp
-    from sp_ent import create_app as create_ent
 
     secret = new_client_secret()
     clients = tmp_path_factory.mktemp("oidc_clients")
@@ -62,9 +63,9 @@ def oidc_stack(deployment, backend, tmp_path_factory) -> Stack:
             crypto_backend=crypto,
             protocol="oidc",
             oidc={"issuer": IDP, "client_id": CLIENT_ID, "client_secret": secret},
-        )
+        ),
+        oidc_http=AppsHttpClient({IDP: idp}),
     )
-    ent.extensions["ent_oidc"].http = AppsHttpClient({IDP: idp})
     aten = create_aten(
         deployment.settings(
             "aten",
@@ -127,7 +128,7 @@ def test_parent_signs_in_to_the_ent_through_oidc(browser, oidc_stack, parent):
     assert attributes["sn"] == ["Martin"] and attributes["givenName"] == ["Claire"]
     assert attributes["FrEduUrlRetour"] == [f"{IDP}/deconnexion"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", attributes["FrEduCtDateConnexion"][0])
-    calls = oidc_stack.ent.extensions["ent_oidc"].http.calls
+    calls = oidc_stack.ent.extensions["ent"].oidc().rp.http.calls
     assert "POST /oidc/token" in calls and "GET /oidc/userinfo" in calls
 
 
@@ -172,12 +173,18 @@ def test_callback_without_a_pending_request_is_refused(browser, parent):
     assert forged.status_code == 400 and "Votre session a expiré" in page_text(forged)
 
 
-def test_callback_replayed_is_refused(browser, oidc_stack, parent):
-    response = browser.submit(login_page(browser), identifiant=parent.identifier, mot_de_passe=PASSWORD)
+def callback_url(browser: Browser, identifier: str) -> str:
+    """Sign in at ÉduConnect and follow the redirects up to the ENT's callback, not into it."""
+    response = browser.submit(login_page(browser), identifiant=identifier, mot_de_passe=PASSWORD)
     url = urljoin(response.request.url, response.headers["Location"])
     while not url.startswith(f"{ENT}/oidc/retour"):
         response = browser.get(url)
         url = urljoin(response.request.url, response.headers["Location"])
+    return url
+
+
+def test_callback_replayed_is_refused(browser, oidc_stack, parent):
+    url = callback_url(browser, parent.identifier)
     assert browser.get(url).headers["Location"] == "/accueil"
     assert browser.get(url).status_code == 400  # this browser: the state was used
     assert Browser(oidc_stack.apps()).get(url).status_code == 400  # another browser: no state
@@ -207,3 +214,35 @@ def test_transition_path_through_oidc(browser, oidc_stack):
     assert "Bonjour Marie Durand" in page_text(landing)
     (account,) = linked_accounts(oidc_stack, "Durand")
     assert ent_session(browser, oidc_stack.ent)["parent"]["attributes"]["FrEduCtId"] == [account.id]
+
+
+@pytest.fixture(scope="module")
+def ent_clock() -> SettableClock:
+    return SettableClock()
+
+
+@pytest.fixture
+def clocked_browser(oidc_stack, ent_clock):
+    """The stack with an ENT of the same settings that reads the time from ``ent_clock``."""
+    ent_clock.reset()
+    ent = create_ent(
+        oidc_stack.ent.extensions["ent"].settings,
+        oidc_http=AppsHttpClient({IDP: oidc_stack.idp}),
+        clock=ent_clock,
+    )
+    return Browser({**oidc_stack.apps(), ENT: ent})
+
+
+def test_callback_of_an_expired_request_is_refused(clocked_browser, oidc_stack, ent_clock, parent):
+    """The code is fresh and valid at ÉduConnect: only the ENT's pending request has expired."""
+    url = callback_url(clocked_browser, parent.identifier)
+    ent_clock.advance(oidc_stack.ent.extensions["ent"].settings.pending_request_ttl_seconds)
+    refused = clocked_browser.get(url)
+    assert refused.status_code == 400 and "Votre session a expiré" in page_text(refused)
+
+
+def test_callback_just_before_the_expiry_is_accepted(clocked_browser, oidc_stack, ent_clock, parent):
+    url = callback_url(clocked_browser, parent.identifier)
+    # Not beyond the ID token's lifetime either: the RP checks it against the same clock.
+    ent_clock.advance(min(oidc_stack.ent.extensions["ent"].settings.pending_request_ttl_seconds - 1, 60))
+    assert clocked_browser.get(url).headers["Location"] == "/accueil"

@@ -10,6 +10,7 @@ from saml2.client import Saml2Client
 from saml2.xmldsig import SIG_RSA_SHA1
 
 from federation.saml import build_config
+from sp_ent import create_app as create_ent
 from sp_ent.saml_sp import sp_services
 from tests.browser import Browser, page_text
 from tests.flows.saml_steps import (
@@ -19,6 +20,7 @@ from tests.flows.saml_steps import (
     response_page,
     saml_response_xml,
 )
+from tests.settable_clock import SettableClock
 
 
 @pytest.fixture
@@ -145,6 +147,44 @@ def test_response_without_any_pending_request_is_refused(stack):
     refused = stranger.submit(post_page, form_id="saml-post")
     assert refused.status_code == 400
     assert "Votre session a expiré" in page_text(refused)
+
+
+@pytest.fixture(scope="module")
+def ent_clock() -> SettableClock:
+    return SettableClock()
+
+
+@pytest.fixture(scope="module")
+def clocked_ent(deployment, backend, ent_clock):
+    """The stack's ENT (same keys and metadata) reading the time from ``ent_clock``."""
+    settings = deployment.settings(
+        "ent", backend.database_url, backend.redis_url, crypto_backend=backend.crypto
+    )
+    return create_ent(settings, clock=ent_clock)
+
+
+@pytest.fixture
+def clocked_browser(stack, clocked_ent, ent_clock):
+    ent_clock.reset()
+    return Browser({"https://ent.test": clocked_ent, "https://idp.test": stack.idp})
+
+
+def test_response_to_an_expired_request_is_refused(clocked_browser, clocked_ent, ent_clock, stack):
+    """The Response itself is fresh and signed: only the ENT's pending request has expired."""
+    post_page = response_page(clocked_browser, add_parent(stack.idp))
+    ent_clock.advance(clocked_ent.extensions["ent"].settings.pending_request_ttl_seconds)
+    refused = clocked_browser.submit(post_page, form_id="saml-post")
+    assert refused.status_code == 400
+    assert "Votre session a expiré" in page_text(refused)
+
+
+def test_response_to_a_request_just_before_its_expiry_is_accepted(
+    clocked_browser, clocked_ent, ent_clock, stack
+):
+    post_page = response_page(clocked_browser, add_parent(stack.idp))
+    ent_clock.advance(clocked_ent.extensions["ent"].settings.pending_request_ttl_seconds - 1)
+    accepted = clocked_browser.submit(post_page, form_id="saml-post")
+    assert accepted.headers["Location"] == "/accueil"
 
 
 def test_replayed_assertion_is_refused(browser, stack):

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from sp_ent.oidc_rp import HttpAnswer
+from sp_ent.oidc.http_client import HttpAnswer
 
 
 @dataclass

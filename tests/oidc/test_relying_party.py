@@ -15,7 +15,11 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from federation.errors import ConfigurationError, ProtocolError
-from sp_ent.oidc_rp import HttpAnswer, OidcRelyingParty, PendingAuthorization, RelyingPartyConfig
+from federation.settings import build_settings
+from sp_ent.oidc.core import PendingAuthorization
+from sp_ent.oidc.http_client import HttpAnswer
+from sp_ent.oidc.relying_party import OidcRelyingParty
+from sp_ent.oidc.settings import RelyingPartyConfig
 
 ISSUER = "https://idp.test"
 CLIENT = "ent-portail"
@@ -107,7 +111,7 @@ CONFIG = RelyingPartyConfig(
     post_logout_redirect_uri="https://ent.test/",
     leeway_seconds=10,
 )
-PENDING = PendingAuthorization(state="st", nonce="le-nonce", code_verifier="v" * 43, issued_at=0)
+PENDING = PendingAuthorization(state="st", nonce="le-nonce", code_verifier="v" * 43)
 
 
 def complete(provider: ScriptedProvider, **args: str):
@@ -215,16 +219,20 @@ def test_authorization_url_carries_pkce_s256_state_nonce_and_hint(provider):
     assert "idp_hint=aten" in url
 
 
-def test_production_settings_need_https_and_a_secret(deployment):
+def ent_settings(root, oidc: dict[str, str], env: dict[str, str] | None = None):
+    """The ENT's production settings with ``protocol = "oidc"`` and this ``[oidc]`` table."""
+    data = {"base_url": "https://ent.test", "secret_key": "k" * 40, "protocol": "oidc", "oidc": oidc}
+    return build_settings("ent", data, env or {}, root=root)
+
+
+def test_production_settings_need_https_and_a_secret(tmp_path):
     oidc = {"issuer": "http://idp.test", "client_id": CLIENT, "client_secret": "s"}
-    settings = deployment.settings("ent", "sqlite://", None, protocol="oidc", oidc=oidc)
     with pytest.raises(ConfigurationError, match="HTTPS"):
-        RelyingPartyConfig.from_settings(settings, env={})
-    settings = deployment.settings(
-        "ent", "sqlite://", None, protocol="oidc", oidc={"issuer": ISSUER, "client_id": CLIENT}
-    )
+        ent_settings(tmp_path, oidc)  # the settings loader refuses it: the start stops
+    settings = ent_settings(tmp_path, {"issuer": ISSUER, "client_id": CLIENT})
     with pytest.raises(ConfigurationError, match="client_secret"):
-        RelyingPartyConfig.from_settings(settings, env={})
-    assert (
-        RelyingPartyConfig.from_settings(settings, env={"ENT_OIDC_CLIENT_SECRET": "x"}).client_secret == "x"
+        RelyingPartyConfig.from_settings(settings)
+    with_secret = ent_settings(
+        tmp_path, {"issuer": ISSUER, "client_id": CLIENT}, {"ENT_OIDC_CLIENT_SECRET": "x"}
     )
+    assert RelyingPartyConfig.from_settings(with_secret).client_secret == "x"

@@ -1,0 +1,44 @@
+"""What ATEN keeps in a browser's session, typed: the AuthnRequest awaiting the parent's password,
+then the signed-in parent (uid and authentication time).
+
+The stored form keeps the keys it had before these types. No flask here: ``load`` and ``save``
+take the session mapping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from aten_adapter.saml_idp import AuthenticationRequest
+from federation.session_values import put_session_value
+
+PENDING_AUTHN_KEY = "aten_pending_authn"
+UID_KEY = "aten_uid"
+AUTH_TIME_KEY = "auth_time"
+
+
+@dataclass
+class AtenSession:
+    pending_authn: AuthenticationRequest | None = None  # ÉduConnect's request, until answered
+    uid: str | None = None
+    auth_time: dt.datetime | None = None  # aware, UTC
+
+    @classmethod
+    def load(cls, session: Mapping[str, Any]) -> AtenSession:
+        pending, uid, auth_time = (session.get(k) for k in (PENDING_AUTHN_KEY, UID_KEY, AUTH_TIME_KEY))
+        return cls(
+            pending_authn=AuthenticationRequest.from_session(pending) if isinstance(pending, dict) else None,
+            uid=uid if isinstance(uid, str) else None,
+            auth_time=dt.datetime.fromisoformat(auth_time) if isinstance(auth_time, str) else None,
+        )
+
+    def save(self, session: MutableMapping[str, Any]) -> None:
+        put_session_value(
+            session, PENDING_AUTHN_KEY, dataclasses.asdict(self.pending_authn) if self.pending_authn else None
+        )
+        put_session_value(session, UID_KEY, self.uid)
+        put_session_value(session, AUTH_TIME_KEY, self.auth_time.isoformat() if self.auth_time else None)

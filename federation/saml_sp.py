@@ -1,0 +1,111 @@
+"""A SAML SP toward one IdP: the ENT toward ÉduConnect, and ÉduConnect toward ATEN.
+
+Both send signed AuthnRequests on HTTP-Redirect (RSA-SHA256, SAML bindings §3.4.4.1) and read the
+answer with :func:`federation.saml_response.parse_strict_response` (DESIGN §5). What tells the two
+apart is data: a :class:`SpRole` (entity ID, ACS, name) and which IdP of the peer metadata is the
+partner. Built once per process: pysaml2 parses our keys and the peer metadata at construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.client import Saml2Client
+from saml2.samlp import IDPEntry, IDPList, Scoping
+
+from federation.errors import ConfigurationError
+from federation.saml import SIGNING_ALGORITHM, build_config, metadata_xml, service_block
+from federation.saml_response import VerifiedAssertion, parse_strict_response
+from federation.settings import Settings
+
+
+@dataclass(frozen=True)
+class SpRole:
+    """One SP role of a service: the ENT has one, ÉduConnect one beside its IdP role."""
+
+    entity_id: str
+    acs_url: str  # HTTP-POST, the only binding we accept Responses on
+    name: str
+
+    def services(self) -> dict[str, dict[str, object]]:
+        """The ``service.sp`` block: signed requests out, signed Response and Assertion in, never
+        unsolicited."""
+        return {
+            "sp": service_block(
+                name=self.name,
+                endpoints={"assertion_consumer_service": [(self.acs_url, BINDING_HTTP_POST)]},
+                authn_requests_signed=True,
+                want_response_signed=True,
+                want_assertions_signed=True,
+                allow_unsolicited=False,
+            )
+        }
+
+
+@dataclass(frozen=True)
+class OutgoingRequest:
+    request_id: str
+    url: str  # the IdP's SSO endpoint with the signed, deflated request in its query
+
+
+def sp_metadata(settings: Settings, role: SpRole) -> str:
+    """The metadata the IdP registers for this role, from our keys alone (no peer needed)."""
+    return metadata_xml(build_config(settings, role.services(), entity_id=role.entity_id, name=role.name))
+
+
+class SamlSpClient:
+    """The SP side of one partnership: ``idp_entity_id`` names the partner in the peer metadata;
+    None means « the only IdP there is » (the ENT knows ÉduConnect alone)."""
+
+    def __init__(self, settings: Settings, role: SpRole, idp_entity_id: str | None = None) -> None:
+        config = build_config(
+            settings,
+            role.services(),
+            metadata_files=list(settings.peer_metadata),
+            entity_id=role.entity_id,
+            name=role.name,
+        )
+        self.client = Saml2Client(config)
+        self.metadata = metadata_xml(config)
+        self.idp_entity_id = _partner(settings, set(self.client.metadata.identity_providers()), idp_entity_id)
+
+    def authn_request(
+        self, relay_state: str = "", scoped_idp: str | None = None, nameid_format: str | None = None
+    ) -> OutgoingRequest:
+        """A signed AuthnRequest by HTTP-Redirect; ``scoped_idp`` asks the IdP to proxy to an
+        upstream IdP, ``nameid_format`` sets the NameIDPolicy."""
+        # SAML core §3.4.1.2: with Scoping, the IdP should proxy to one of the IDPList entries.
+        scoping = (
+            Scoping(idp_list=IDPList(idp_entry=[IDPEntry(provider_id=scoped_idp)])) if scoped_idp else None
+        )
+        request_id, info = self.client.prepare_for_authenticate(
+            entityid=self.idp_entity_id,
+            relay_state=relay_state,
+            binding=BINDING_HTTP_REDIRECT,
+            nameid_format=nameid_format,
+            scoping=scoping,
+            sign=True,
+            sigalg=SIGNING_ALGORITHM,
+        )
+        return OutgoingRequest(request_id=request_id, url=dict(info["headers"])["Location"])
+
+    def parse_response(self, form: Mapping[str, str], outstanding: Iterable[str]) -> VerifiedAssertion:
+        """The partner's Response, strictly checked; ``outstanding`` are the ids of this browser's
+        pending requests (InResponseTo must be one of them)."""
+        # pysaml2 maps each pending id to the page the request came from; we keep none there.
+        came_from = dict.fromkeys(outstanding, "/")
+        return parse_strict_response(self.client, form, came_from, self.idp_entity_id)
+
+
+def _partner(settings: Settings, identity_providers: set[str], wanted: str | None) -> str:
+    if wanted is None:
+        if len(identity_providers) != 1:
+            raise ConfigurationError(
+                f"{settings.service}.peer_metadata: un seul IdP attendu, trouvé {len(identity_providers)}"
+            )
+        return next(iter(identity_providers))
+    if wanted not in identity_providers:
+        raise ConfigurationError(f"{settings.service}.peer_metadata: métadonnées de {wanted} absentes")
+    return wanted
