@@ -127,7 +127,7 @@ def _write_oidc_client(directory: Path) -> None:
 
 
 def _export_keys_and_metadata(dep: Deployment) -> None:
-    from federation.cli import own_metadata
+    from educonnect_bridge.composition import own_metadata
     from federation.keys import generate_service_keys
     from federation.settings import SERVICES, load_settings
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from federation.cli import own_metadata
+from educonnect_bridge.composition import own_metadata
 from federation.keys import generate_service_keys
 from federation.migrations import upgrade
 from federation.settings import SERVICES, ServiceName, Settings, build_settings
