@@ -142,7 +142,11 @@ def serve(service: ServiceName, host: str, port: int | None, workers: int, threa
     from federation.server import exec_with_malloc_tunables, run_gunicorn
 
     exec_with_malloc_tunables()
-    app = create_service_app(service, _settings(service))
+    settings = _settings(service)
+    try:
+        app = create_service_app(service, settings)
+    except ConfigurationError as exc:  # e.g. an SP this crypto backend cannot encrypt to
+        raise click.ClickException(f"{service} ne démarre pas : {exc}") from exc
     run_gunicorn(app, host, port or DEMO_PORTS[service], workers, threads)
 
 
