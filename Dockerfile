@@ -5,6 +5,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY educonnect_bridge educonnect_bridge
 COPY federation federation
 COPY idp idp
 COPY sp_ent sp_ent

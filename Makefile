@@ -22,16 +22,17 @@ demo: $(VENV)/.installed ## Run the demo: ENT :8000, ÉduConnect :8001, ATEN :80
 	scripts/install-system-deps.sh demo
 	$(BIN)/educonnect-bridge demo
 
-test: $(VENV)/.installed node_modules/.installed ## Install what the tests need, then lint, type-check and run every test
+test: $(VENV)/.installed node_modules/.installed ## Install what the tests need, then lint, type-check, check the import contracts and run every test
 	scripts/install-system-deps.sh test
 	scripts/ensure-services.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest
 
-lint: $(VENV)/.installed ## ruff and mypy only
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy .
+lint: $(VENV)/.installed ## ruff, mypy and the import contracts (lint-imports) only
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy . && $(BIN)/lint-imports --no-logo
 
 bench: $(VENV)/.installed ## Benchmarks of issue 7 (PostgreSQL, Redis, gunicorn; ~4 min); BENCH_ARGS=--record logs the run
 	scripts/install-system-deps.sh demo

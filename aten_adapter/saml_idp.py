@@ -10,6 +10,7 @@ import datetime as dt
 
 from federation.errors import ConfigurationError
 from federation.saml import build_config, metadata_xml
+from federation.saml_backend import encrypts_with_aes_gcm
 from federation.saml_idp import (
     AuthenticationRequest,
     EncryptingServer,
@@ -42,7 +43,7 @@ class AtenIdentityProvider(IdentityProviderCore):
             server,
             service_providers,
             dt.timedelta(seconds=settings.clock_skew_seconds),
-            can_encrypt=settings.crypto_backend == "inprocess",
+            can_encrypt=encrypts_with_aes_gcm(settings.crypto_backend),
         )
         self.service_providers = service_providers
         self.metadata = metadata_xml(config)

@@ -50,15 +50,14 @@ class Deployment:
     identifiers: tuple[str, ...]  # seeded accounts, all with PASSWORD
     aten_parents: int = 0  # ATEN parents aten_uid(0..n-1), all with ATEN_PASSWORD, no account yet
 
-    @property
-    def config_dir(self) -> Path:
-        return self.root / "config"
+    def config_dir(self, crypto_backend: str = "inprocess") -> Path:
+        return config_dir_for(self.root, crypto_backend)
 
     def env(self, crypto_backend: str) -> dict[str, str]:
         """The environment a service of this deployment runs with."""
         return {k: v for k, v in os.environ.items() if not _is_setting(k)} | {
             "EDUCONNECT_MODE": "production",
-            "EDUCONNECT_CONFIG_DIR": str(self.config_dir),
+            "EDUCONNECT_CONFIG_DIR": str(self.config_dir(crypto_backend)),
             "EDUCONNECT_SECRET_KEY": self.secret_key,
             "EDUCONNECT_CRYPTO_BACKEND": crypto_backend,
             "DATABASE_URL": self.database_url,
@@ -66,28 +65,54 @@ class Deployment:
         }
 
 
-def _write_config(config_dir: Path, aten_parents: int) -> None:
-    """The three TOMLs; relative paths resolve against the deployment root (the config's parent)."""
+METADATA_FILES = ("aten.xml", "ent.xml", "idp.xml", "idp-sp.xml")  # what own_metadata exports
+
+
+def config_dir_for(root: Path, crypto_backend: str) -> Path:
+    """``config/`` for the services on inprocess, ``config-xmlsec1/`` for those on xmlsec1."""
+    return root / ("config" if crypto_backend == "inprocess" else f"config-{crypto_backend}")
+
+
+def metadata_path(file_name: str, crypto_backend: str) -> str:
+    """Where the metadata a service on ``crypto_backend`` exports is kept (relative to the root).
+
+    A service on xmlsec1 publishes no encryption key (an IdP on xmlsec1 refuses an SP that
+    does): its peers on xmlsec1 register that metadata.
+    """
+    suffix = "" if crypto_backend == "inprocess" else f"-{crypto_backend}"
+    return f"metadata/{file_name.replace('.xml', f'{suffix}.xml')}"
+
+
+def _write_config(root: Path, aten_parents: int) -> None:
+    """The TOMLs of each crypto backend (the same but for the metadata files they name), the ATEN
+    directory and the OIDC client; relative paths resolve against the deployment root."""
+    from federation.settings import CRYPTO_BACKENDS
+
+    shared = root / "config"
+    (shared / "demo").mkdir(parents=True)
+    _write_oidc_client(shared / "oidc_clients")
+    # ATEN on a directory file of its own: parents without an ÉduConnect account, for (c).
+    (shared / "demo" / "aten.ldif").write_text(_aten_ldif(aten_parents))
     aten_entity_id = f"{BASE_URLS['aten']}/saml/metadata"
     common = 'certs_dir = "certs"\n'
-    (config_dir / "demo").mkdir(parents=True)
-    (config_dir / "idp.toml").write_text(
-        f'base_url = "{BASE_URLS["idp"]}"\nstate_dir = "var/idp"\n{common}'
-        f'peer_metadata = ["metadata/aten.xml"]\naten_entity_id = "{aten_entity_id}"\n'
-        '[[service_providers]]\nmetadata = "metadata/ent.xml"\n'
-    )
-    (config_dir / "ent.toml").write_text(
-        f'base_url = "{BASE_URLS["ent"]}"\nstate_dir = "var/ent"\n{common}'
-        f'peer_metadata = ["metadata/idp.xml"]\naten_entity_id = "{aten_entity_id}"\n'
-    )
-    _write_oidc_client(config_dir / "oidc_clients")
-    # ATEN on a directory file of its own: parents without an ÉduConnect account, for (c).
-    (config_dir / "demo" / "aten.ldif").write_text(_aten_ldif(aten_parents))
-    (config_dir / "aten.toml").write_text(
-        f'base_url = "{BASE_URLS["aten"]}"\nstate_dir = "var/aten"\n{common}'
-        'peer_metadata = ["metadata/idp-sp.xml"]\n'
-        '[directory]\nbackend = "ldif"\nldif_file = "config/demo/aten.ldif"\n'
-    )
+    for crypto in CRYPTO_BACKENDS:
+        config_dir = config_dir_for(root, crypto)
+        config_dir.mkdir(exist_ok=True)
+        peer = {name: metadata_path(name, crypto) for name in METADATA_FILES}
+        (config_dir / "idp.toml").write_text(
+            f'base_url = "{BASE_URLS["idp"]}"\nstate_dir = "var/idp"\n{common}'
+            f'peer_metadata = ["{peer["aten.xml"]}"]\naten_entity_id = "{aten_entity_id}"\n'
+            f'[[service_providers]]\nmetadata = "{peer["ent.xml"]}"\n'
+        )
+        (config_dir / "ent.toml").write_text(
+            f'base_url = "{BASE_URLS["ent"]}"\nstate_dir = "var/ent"\n{common}'
+            f'peer_metadata = ["{peer["idp.xml"]}"]\naten_entity_id = "{aten_entity_id}"\n'
+        )
+        (config_dir / "aten.toml").write_text(
+            f'base_url = "{BASE_URLS["aten"]}"\nstate_dir = "var/aten"\n{common}'
+            f'peer_metadata = ["{peer["idp-sp.xml"]}"]\n'
+            '[directory]\nbackend = "ldif"\nldif_file = "config/demo/aten.ldif"\n'
+        )
 
 
 def aten_uid(index: int) -> str:
@@ -127,16 +152,16 @@ def _write_oidc_client(directory: Path) -> None:
 
 
 def _export_keys_and_metadata(dep: Deployment) -> None:
-    from federation.cli import own_metadata
+    from educonnect_bridge.composition import own_metadata
     from federation.keys import generate_service_keys
-    from federation.settings import SERVICES, load_settings
+    from federation.settings import CRYPTO_BACKENDS, SERVICES, load_settings
 
     generate_service_keys(dep.root / "certs", SERVICES)
-    metadata_dir = dep.root / "metadata"
-    metadata_dir.mkdir()
-    for service in SERVICES:
-        for file_name, xml in own_metadata(load_settings(service, dep.env("inprocess"))).items():
-            (metadata_dir / file_name).write_text(xml)
+    (dep.root / "metadata").mkdir()
+    for crypto in CRYPTO_BACKENDS:
+        for service in SERVICES:
+            for file_name, xml in own_metadata(load_settings(service, dep.env(crypto))).items():
+                (dep.root / metadata_path(file_name, crypto)).write_text(xml)
 
 
 def _seed_accounts(database_url: str, count: int) -> tuple[str, ...]:
@@ -209,7 +234,7 @@ def deployment(
         redis_database(redis_url),
     ):
         root = Path(tmp)
-        _write_config(root / "config", aten_parents)
+        _write_config(root, aten_parents)
         dep = Deployment(root, database_url, redis_url, secrets.token_urlsafe(40), (), aten_parents)
         _export_keys_and_metadata(dep)
         upgrade(database_url)

@@ -116,8 +116,10 @@ def sso_with_idp_session(bench: Bench) -> Outcome:
             "HTTP-POST page)",
             "2 workers: the load process, PostgreSQL and Redis share the same 2 cores",
             "the xmlsec1 backend signs but cannot encrypt (Debian's xmlsec1 has no AES-GCM template "
-            "support): its Responses carry a signed, unencrypted Assertion, so the in-process run does "
-            "more work per operation (the encryption) than the baseline it is compared with",
+            "support), so that IdP refuses an SP publishing an encryption key: it serves the ENT's "
+            "signing-only metadata (as exported on xmlsec1) and its Responses carry a signed, unencrypted "
+            "Assertion; the in-process run does more work per operation (the encryption) than the "
+            "baseline it is compared with",
         ],
     )
 

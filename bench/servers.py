@@ -144,7 +144,7 @@ def start_server(
         *taskset(cpus),
         sys.executable,
         "-m",
-        "federation.cli",  # = the educonnect-bridge console script
+        "educonnect_bridge",  # = the educonnect-bridge console script
         "serve",
         service,
         "--port",

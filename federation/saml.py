@@ -19,6 +19,7 @@ from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 from federation.errors import ConfigurationError
 from federation.keys import require_key_pair
+from federation.saml_backend import encrypts_with_aes_gcm
 from federation.settings import Settings
 
 ATTRIBUTE_MAP_DIR = str(Path(__file__).parent / "attributemaps")
@@ -76,6 +77,11 @@ def build_config(
         "attribute_map_dir": ATTRIBUTE_MAP_DIR,
         "allow_unknown_attributes": True,
         "accepted_time_diff": settings.clock_skew_seconds,
+        # A service on a backend that cannot encrypt AES-GCM publishes its signing key only, so the
+        # IdPs of a deployment on xmlsec1 serve its SPs (they refuse an SP that offers an
+        # encryption key: federation.saml_idp) and its metadata says assertions come unencrypted.
+        # The encryption key pair stays configured: what was encrypted to it is still decrypted.
+        "metadata_key_usage": "both" if encrypts_with_aes_gcm(settings.crypto_backend) else "signing",
         "crypto_backend": "xmlsec1",
         "xmlsec_binary": _xmlsec_binary(),
         "delete_tmpfiles": True,

@@ -39,6 +39,14 @@ from federation.xml_security import (
 )
 
 
+def encrypts_with_aes_gcm(name: str) -> bool:
+    """Whether backend ``name`` can encrypt an assertion AES-256-GCM + RSA-OAEP (DESIGN §5).
+
+    Debian's xmlsec1 1.2.37 fails on an AES-GCM encryption template (it decrypts AES-GCM fine).
+    """
+    return name == "inprocess"
+
+
 @functools.cache
 def tested_backend(name: str) -> CryptoBackend:
     """One backend per name and process, self-tested once (a failure is not cached)."""

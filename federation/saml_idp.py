@@ -12,7 +12,7 @@ Rules (DESIGN §5):
   RSA-SHA256 / SHA-256, with a persistent NameID (SAML core §8.3.7) qualified by our entity ID
   (NameQualifier) and the SP's (SPNameQualifier);
 * the Assertion is encrypted (AES-256-GCM, RSA-OAEP) for an SP whose metadata publishes an
-  encryption key.
+  encryption key; a backend that cannot (xmlsec1) makes the IdP refuse to start with such an SP.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import logging
 import zlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from saml2.server import Server
 from saml2.sigver import SignatureError, get_pem_wrapped_unwrapped, make_temp, pre_encryption_part
 from saml2.time_util import str_to_time
 
-from federation.errors import ProtocolError, UnknownPartner
+from federation.errors import ConfigurationError, ProtocolError, UnknownPartner
 from federation.saml import MAX_REDIRECT_MESSAGE_CHARS, service_block
 from federation.settings import Settings
 from federation.xml_security import (
@@ -58,7 +57,6 @@ ACCEPTED_SIGALGS = frozenset(
 ACCEPTED_NAMEID_FORMATS = (None, NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_UNSPECIFIED)
 MAX_REQUEST_AGE = dt.timedelta(minutes=10)
 MAX_INFLATED_BYTES = 64 * 1024
-log = logging.getLogger("educonnect")
 
 
 @dataclass(frozen=True)
@@ -167,14 +165,19 @@ class IdentityProviderCore:
         self.skew = skew
         # SPs whose metadata publishes an encryption key get encrypted assertions (DESIGN §5).
         # Only the in-process backend can: Debian's xmlsec1 1.2.37 fails on an AES-GCM template
-        # and pysaml2 would otherwise fall back to 3DES-CBC, which DESIGN §5 rules out.
+        # and pysaml2 would otherwise fall back to 3DES-CBC, which DESIGN §5 rules out. Sending
+        # such an SP signed-only assertions would be a silent downgrade: refuse to start instead.
+        metadata = server.metadata
         self.encrypting_for = frozenset(
-            sp
-            for sp in self.known_sps
-            if can_encrypt and server.metadata and server.metadata.certs(sp, "spsso", "encryption")
+            sp for sp in self.known_sps if metadata and metadata.certs(sp, "spsso", "encryption")
         )
-        if not can_encrypt:
-            log.warning("crypto_backend xmlsec1: assertions are signed but not encrypted (no AES-GCM)")
+        if self.encrypting_for and not can_encrypt:
+            raise ConfigurationError(
+                f"{self.entity_id} : crypto_backend xmlsec1 ne chiffre pas en AES-GCM, or "
+                f"{', '.join(sorted(self.encrypting_for))} publie une clé de chiffrement dans ses "
+                "métadonnées ; choisissez crypto_backend inprocess, ou des métadonnées de ce SP sans "
+                "clé de chiffrement"
+            )
         # The SPs' encryption certificates (PEM), read from their metadata once.
         self.encryption_certs = {
             sp: get_pem_wrapped_unwrapped(server.metadata.certs(sp, "spsso", "encryption")[0][1])[0]

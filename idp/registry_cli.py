@@ -1,6 +1,6 @@
 """``educonnect-bridge registry …``: import the school registry, help school staff with child links.
 
-Registered on the main command line by ``federation.cli``. Every command works on the IdP's
+Mounted on the main command line by ``educonnect_bridge.cli``. Every command works on the IdP's
 database (``DATABASE_URL``, SQLite under ``var/`` in the demo).
 """
 

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 from federation.saml import build_config, metadata_xml
+from federation.saml_backend import encrypts_with_aes_gcm
 from federation.saml_idp import (
     AuthenticationRequest,
     EncryptingServer,
@@ -42,7 +43,7 @@ class SamlIdentityProvider(IdentityProviderCore):
             server,
             self.providers,
             dt.timedelta(seconds=settings.clock_skew_seconds),
-            can_encrypt=settings.crypto_backend == "inprocess",
+            can_encrypt=encrypts_with_aes_gcm(settings.crypto_backend),
         )
         self.metadata = metadata_xml(config)
         self.logout_url = f"{settings.base_url}/deconnexion"

@@ -2,7 +2,12 @@
 
 Every flow test runs twice: on the embedded defaults (SQLite + embedded store) and on the real
 PostgreSQL (127.0.0.1:5432, database ``test``, a fresh schema per session) + Redis (127.0.0.1:6379,
-database 14, every key under a prefix of this run). Nothing reaches the network beyond loopback.
+database 14, every key under a prefix of this run), and once on the embedded defaults with the
+xmlsec1 crypto backend. Nothing reaches the network beyond loopback.
+
+The metadata is exported once per crypto backend: ``ent.xml`` etc. by services on ``inprocess``,
+``ent-xmlsec1.xml`` etc. by services on ``xmlsec1`` (signing key only: an IdP on xmlsec1 refuses
+an SP that publishes an encryption key). A service is given its peers' metadata of its backend.
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from federation.cli import own_metadata
+from educonnect_bridge.composition import own_metadata
 from federation.keys import generate_service_keys
 from federation.migrations import upgrade
-from federation.settings import SERVICES, ServiceName, Settings, build_settings
+from federation.settings import CRYPTO_BACKENDS, SERVICES, ServiceName, Settings, build_settings
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -35,9 +40,15 @@ class Deployment:
     certs_dir: Path
     metadata_dir: Path
 
+    def metadata(self, file_name: str, crypto_backend: str = "inprocess") -> Path:
+        """A metadata document as services on ``crypto_backend`` export it (``ent.xml``: inprocess)."""
+        suffix = "" if crypto_backend == "inprocess" else f"-{crypto_backend}"
+        return self.metadata_dir / file_name.replace(".xml", f"{suffix}.xml")
+
     def settings(
         self, service: ServiceName, database_url: str, redis_url: str | None, **overrides: Any
     ) -> Settings:
+        crypto = overrides.get("crypto_backend", "inprocess")
         data: dict[str, Any] = {
             "base_url": BASE_URLS[service],
             "secret_key": secrets.token_urlsafe(40),
@@ -47,14 +58,14 @@ class Deployment:
             "cookie_samesite": "None",
         }
         if service == "ent":
-            data["peer_metadata"] = [str(self.metadata_dir / "idp.xml")]
+            data["peer_metadata"] = [str(self.metadata("idp.xml", crypto))]
             data["aten_entity_id"] = f"{BASE_URLS['aten']}/saml/metadata"
         if service == "idp":
-            data["service_providers"] = [{"metadata": str(self.metadata_dir / "ent.xml")}]
-            data["peer_metadata"] = [str(self.metadata_dir / "aten.xml")]
+            data["service_providers"] = [{"metadata": str(self.metadata("ent.xml", crypto))}]
+            data["peer_metadata"] = [str(self.metadata("aten.xml", crypto))]
             data["aten_entity_id"] = f"{BASE_URLS['aten']}/saml/metadata"
         if service == "aten":
-            data["peer_metadata"] = [str(self.metadata_dir / "idp-sp.xml")]
+            data["peer_metadata"] = [str(self.metadata("idp-sp.xml", crypto))]
         data.update(overrides)
         env = {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": RUN_PREFIX} if redis_url else {}
         return build_settings(service, data, env, root=self.root)
@@ -66,10 +77,13 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     dep = Deployment(root=root, certs_dir=root / "certs", metadata_dir=root / "metadata")
     generate_service_keys(dep.certs_dir, SERVICES)
     dep.metadata_dir.mkdir()
-    for service in SERVICES:
-        settings = dep.settings(service, "sqlite://", None, peer_metadata=[], service_providers=[])
-        for name, xml in own_metadata(settings).items():
-            (dep.metadata_dir / name).write_text(xml)
+    for crypto in CRYPTO_BACKENDS:
+        for service in SERVICES:
+            settings = dep.settings(
+                service, "sqlite://", None, peer_metadata=[], service_providers=[], crypto_backend=crypto
+            )
+            for name, xml in own_metadata(settings).items():
+                dep.metadata(name, crypto).write_text(xml)
     return dep
 
 

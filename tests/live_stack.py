@@ -102,7 +102,7 @@ def live_stack(root: Path) -> Iterator[LiveStack]:
     env = {**os.environ, "EDUCONNECT_CONFIG_DIR": str(config), "EDUCONNECT_MODE": "demo"}
     for key in ("DATABASE_URL", "REDIS_URL"):
         env.pop(key, None)
-    cli = [sys.executable, "-m", "federation.cli"]
+    cli = [sys.executable, "-m", "educonnect_bridge"]
     subprocess.run([*cli, "demo", "--no-serve"], env=env, check=True, cwd=ROOT, capture_output=True)
     logs = root / "logs"
     logs.mkdir()

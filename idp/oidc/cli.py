@@ -1,5 +1,8 @@
 """``educonnect-bridge oidc …``: registered clients and ID token signing keys of the IdP.
 
+A command group of the IdP, mounted on the command line by ``educonnect_bridge.cli`` (which also
+registers the demo ENT as a client: that needs the ENT, so it lives there, not here).
+
 Paths come from ``config/idp.toml`` (``oidc_clients_dir``, ``certs_dir``) or the environment, read
 without the IdP's full settings so an operator needs no secret key to register a client.
 """
@@ -15,7 +18,7 @@ import click
 
 from federation.errors import ConfigurationError
 from federation.keys import OIDC_SIGNING_ALGS
-from federation.settings import Settings, config_dir
+from federation.settings import config_dir
 from idp.oidc.clients import (
     AUTH_METHODS,
     SCOPES,
@@ -124,7 +127,7 @@ def client_add(
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{client_id} enregistré dans {path} ; redémarrez l'IdP")
     if secret and secret_file:
-        _write_secret(secret_file, secret)
+        write_secret(secret_file, secret)
         click.echo(f"client_secret écrit dans {secret_file}")
     elif secret:
         click.echo(f"client_secret (affiché une seule fois, à transmettre à l'ENT) : {secret}")
@@ -177,38 +180,7 @@ def keys_rotate() -> None:
     click.echo(f"rotation faite pour {', '.join(rotated)} ; redémarrez l'IdP")
 
 
-def register_demo_client(idp: Settings, ent: Settings) -> str:
-    """The demo ENT as a confidential client (``demo --protocol oidc``), idempotent.
-
-    The secret is generated once and kept under the ENT's state directory (read by
-    :class:`sp_ent.oidc.settings.RelyingPartyConfig` in demo mode); the client file is rewritten each
-    time so it always matches that secret.
-    """
-    from sp_ent.oidc.settings import CALLBACK_PATH, DEMO_SECRET_FILE
-
-    client_id = ent.oidc.client_id if ent.oidc else "ent-demo"
-    secret_path = ent.state_dir / DEMO_SECRET_FILE
-    if secret_path.exists():
-        secret = secret_path.read_text().strip()
-    else:
-        secret = new_client_secret()
-        _write_secret(secret_path, secret)
-    path = write_client(
-        idp.oidc_clients_dir or clients_dir(),
-        OidcClient(
-            client_id=client_id,
-            client_name="ENT de démonstration",
-            redirect_uris=(ent.base_url + CALLBACK_PATH,),
-            post_logout_redirect_uris=(ent.base_url + "/",),
-            token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
-            client_secret_hash=hash_client_secret(secret),
-            sector_identifier=ent.entity_id,  # same subject as the demo ENT's SAML NameID
-        ),
-    )
-    return f"client OpenID Connect de démonstration : {client_id} ({path})"
-
-
-def _write_secret(path: Path, secret: str) -> None:
+def write_secret(path: Path, secret: str) -> None:
     """0600 from the start: the secret is never readable by others, even for a moment."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -31,7 +31,7 @@ def oidc_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     env = {**os.environ, "EDUCONNECT_CONFIG_DIR": str(config), "EDUCONNECT_MODE": "demo"}
     for key in ("DATABASE_URL", "REDIS_URL", "ENT_PROTOCOL"):
         env.pop(key, None)
-    cli = [sys.executable, "-m", "federation.cli"]
+    cli = [sys.executable, "-m", "educonnect_bridge"]
     prepared = subprocess.run(
         [*cli, "demo", "--no-serve", "--protocol", "oidc"], env=env, cwd=ROOT, capture_output=True, text=True
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -222,13 +223,62 @@ def test_tampered_response_is_refused(browser, stack):
 def test_assertion_is_encrypted_with_aes_gcm_and_rsa_oaep_for_the_ent(browser, stack):
     xml = saml_response_xml(response_page(browser, add_parent(stack.idp)))
     root = parsed(xml)
+    ent_metadata = stack.ent.test_client().get("/saml/metadata", base_url="https://ent.test").get_data(True)
     if stack.backend.crypto == "xmlsec1":
-        # Debian's xmlsec1 1.2.37 cannot encrypt with AES-GCM: signed only (README, crypto_backend).
+        # Debian's xmlsec1 1.2.37 cannot encrypt with AES-GCM: an ENT on xmlsec1 publishes its
+        # signing key only (an IdP on xmlsec1 refuses to start for an SP offering an encryption
+        # key, below), so the assertion is signed only (README, crypto_backend).
+        assert 'use="signing"' in ent_metadata and 'use="encryption"' not in ent_metadata
         assert root.xpath("/samlp:Response/saml:Assertion", namespaces=NS)
         return
+    assert 'use="encryption"' in ent_metadata
     assert not root.xpath("//saml:Assertion", namespaces=NS)
     assert root.xpath("/samlp:Response/saml:EncryptedAssertion", namespaces=NS)
     algorithms = set(root.xpath("//*[local-name()='EncryptionMethod']/@Algorithm"))
     assert "http://www.w3.org/2009/xmlenc11#aes256-gcm" in algorithms
     assert "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p" in algorithms
     assert "Claire" not in xml
+
+
+@pytest.mark.parametrize(
+    ("service", "metadata", "sp_entity_id"),
+    [
+        ("idp", "ent.xml", "https://ent.test/saml/metadata"),  # ÉduConnect toward the ENT
+        ("aten", "idp-sp.xml", "https://idp.test/saml/sp/metadata"),  # ATEN toward ÉduConnect
+    ],
+)
+def test_idp_on_xmlsec1_refuses_to_start_for_an_sp_that_publishes_an_encryption_key(
+    deployment, service, metadata, sp_entity_id
+):
+    """No silent downgrade: xmlsec1 cannot encrypt AES-GCM, so no signed-only assertions to such an SP."""
+    from aten_adapter import create_app as create_aten
+    from federation.errors import ConfigurationError
+    from idp import create_app as create_idp
+    from tests.conftest import DEMO_LDIF
+
+    with_key = deployment.metadata(metadata, "inprocess")  # exported by a service on inprocess
+    assert 'use="encryption"' in with_key.read_text()
+    with pytest.raises(ConfigurationError, match=re.escape(sp_entity_id)) as refused:
+        if service == "idp":
+            create_idp(
+                deployment.settings(
+                    "idp",
+                    "sqlite://",
+                    None,
+                    crypto_backend="xmlsec1",
+                    service_providers=[{"metadata": str(with_key)}],
+                )
+            )
+        else:
+            create_aten(
+                deployment.settings(
+                    "aten",
+                    "sqlite://",
+                    None,
+                    crypto_backend="xmlsec1",
+                    peer_metadata=[str(with_key)],
+                    directory={"backend": "ldif", "ldif_file": str(DEMO_LDIF)},
+                ),
+                env={},
+            )
+    assert "xmlsec1" in str(refused.value) and "clé de chiffrement" in str(refused.value)

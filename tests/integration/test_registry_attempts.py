@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from federation.cli import main
+from educonnect_bridge.cli import main
 from idp.domain.child_attachment import ChildAttachment
 from idp.domain.errors import ChildLinkBlocked, TooManyBirthDateAttempts, WrongBirthDate
 from idp.domain.release import ReleasedChild

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from federation.cli import main
+from educonnect_bridge.cli import main
 from federation.migrations import upgrade
 from idp.domain.school_registry import COLUMNS
 from idp.storage.registry_models import (

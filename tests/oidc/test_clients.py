@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from joserfc.jwk import RSAKey
 
-from federation.cli import main
+from educonnect_bridge.cli import main
 from federation.errors import ConfigurationError
 from federation.keys import generate_service_keys, oidc_signing_pair
 from idp.oidc.clients import OidcClient, hash_client_secret, load_clients, write_client

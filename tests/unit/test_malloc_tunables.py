@@ -24,7 +24,7 @@ def execs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str], dict[st
 
     monkeypatch.setattr(server.os, "execve", execve)
     monkeypatch.setattr(server.platform, "libc_ver", lambda: ("glibc", "2.36"))
-    monkeypatch.setattr(server.sys, "orig_argv", ["python3", "-m", "federation.cli", "serve", "idp"])
+    monkeypatch.setattr(server.sys, "orig_argv", ["python3", "-m", "educonnect_bridge", "serve", "idp"])
     monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
     return calls
 
@@ -37,7 +37,7 @@ def test_starts_the_same_command_again_with_the_tunables(
         exec_with_malloc_tunables()
     [(path, args, env)] = execs
     assert path == sys.executable
-    assert args == [sys.executable, "-m", "federation.cli", "serve", "idp"]
+    assert args == [sys.executable, "-m", "educonnect_bridge", "serve", "idp"]
     assert env["GLIBC_TUNABLES"] == GLIBC_MALLOC_TUNABLES
     assert env["EDUCONNECT_MODE"] == "production"  # the rest of the environment is kept
     assert "glibc.malloc.hugetlb=1" in GLIBC_MALLOC_TUNABLES.split(":")

@@ -1,27 +1,27 @@
-"""``educonnect-bridge``: the one command line of the project (DESIGN §7)."""
+"""``educonnect-bridge``: the one command line of the project (DESIGN §7).
+
+Its own commands (keys, metadata, database, SP registration, serving, the demo) and the IdP's
+command groups it mounts (``registry``, ``oidc``). It composes the three services, so it lives
+above them: nothing below imports it.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 import tomllib
 from pathlib import Path
-from typing import Any
 
 import click
-from flask import Flask
 
+from educonnect_bridge.composition import create_service_app, own_metadata
+from educonnect_bridge.demo import DEMO_PORTS, register_demo_client, run_all
 from federation.errors import ConfigurationError
 from federation.keys import generate_service_keys
-from federation.settings import DEFAULT_RELEASE, PROJECT_ROOT, SERVICES, ServiceName, Settings, load_settings
+from federation.settings import DEFAULT_RELEASE, SERVICES, ServiceName, Settings, load_settings
 from idp.oidc.cli import oidc
 from idp.registry_cli import registry
 
-DEMO_PORTS: dict[ServiceName, int] = {"ent": 8000, "idp": 8001, "aten": 8002}
 SERVICE_CHOICE = click.Choice(list(SERVICES))
 
 
@@ -30,46 +30,6 @@ def _settings(service: ServiceName) -> Settings:
         return load_settings(service)
     except ConfigurationError as exc:
         raise click.ClickException(f"configuration invalide : {exc}") from exc
-
-
-def create_service_app(service: ServiceName, settings: Settings | None = None) -> Flask:
-    settings = settings or _settings(service)
-    if service == "idp":
-        from idp import create_app as create_idp
-
-        return create_idp(settings)
-    if service == "ent":
-        from sp_ent import create_app as create_ent
-
-        return create_ent(settings)
-    from aten_adapter import create_app as create_aten
-
-    return create_aten(settings)
-
-
-def own_metadata(settings: Settings) -> dict[str, str]:
-    """A service's metadata documents by file name, from its keys and endpoints alone.
-
-    ÉduConnect has two: its IdP role toward the ENTs (idp.xml) and its SP role toward ATEN
-    (idp-sp.xml, which ATEN registers).
-    """
-    from federation.saml import build_config, metadata_xml
-
-    if settings.service == "ent":
-        from sp_ent.saml_sp import sp_services
-
-        return {"ent.xml": metadata_xml(build_config(settings, sp_services(settings)))}
-    if settings.service == "aten":
-        from aten_adapter.saml_idp import aten_services
-
-        return {"aten.xml": metadata_xml(build_config(settings, aten_services(settings, "ATEN")))}
-    from idp.saml_idp import idp_services
-    from idp.saml_sp_aten import aten_sp_metadata
-
-    return {
-        "idp.xml": metadata_xml(build_config(settings, idp_services(settings))),
-        "idp-sp.xml": aten_sp_metadata(settings),
-    }
 
 
 @click.group()
@@ -182,7 +142,11 @@ def serve(service: ServiceName, host: str, port: int | None, workers: int, threa
     from federation.server import exec_with_malloc_tunables, run_gunicorn
 
     exec_with_malloc_tunables()
-    app = create_service_app(service)
+    settings = _settings(service)
+    try:
+        app = create_service_app(service, settings)
+    except ConfigurationError as exc:  # e.g. an SP this crypto backend cannot encrypt to
+        raise click.ClickException(f"{service} ne démarre pas : {exc}") from exc
     run_gunicorn(app, host, port or DEMO_PORTS[service], workers, threads)
 
 
@@ -208,37 +172,10 @@ def demo(no_serve: bool, protocol: str) -> None:
     for line in seed_demo(_settings("idp")):
         click.echo(line)
     if protocol == "oidc":
-        from idp.oidc.cli import register_demo_client
-
         click.echo(register_demo_client(_settings("idp"), _settings("ent")))
     if no_serve:
         return
-    _run_all(os.environ | {"EDUCONNECT_MODE": "demo"})
-
-
-def _run_all(env: dict[str, Any]) -> None:
-    """Start the three services as child processes; Ctrl-C stops them all."""
-    exe = [sys.executable, "-m", "federation.cli"]
-    procs = [
-        subprocess.Popen([*exe, "serve", service, "--port", str(port)], env=env, cwd=PROJECT_ROOT)
-        for service, port in DEMO_PORTS.items()
-    ]
-    click.echo("ENT  http://localhost:8000   ÉduConnect http://localhost:8001   ATEN http://localhost:8002")
-    click.echo("Ctrl-C pour arrêter.")
-    try:
-        while all(p.poll() is None for p in procs):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            p.wait(timeout=10)
-    failed = [p.returncode for p in procs if p.returncode not in (0, -signal.SIGTERM)]
-    if failed:
-        raise click.ClickException("un service s'est arrêté en erreur")
+    run_all(os.environ | {"EDUCONNECT_MODE": "demo"})
 
 
 if __name__ == "__main__":
