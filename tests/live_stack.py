@@ -38,6 +38,7 @@ class LiveStack:
     root: Path  # the temporary folder: config/, certs/, var/
     urls: dict[str, str]  # "ent", "idp", "aten" -> http://127.0.0.1:PORT
     pids: dict[str, int]  # "ent", "idp", "aten" -> the gunicorn master's pid
+    demo_output: str = ""  # what « demo --no-serve » printed
 
 
 def free_port() -> int:
@@ -94,16 +95,28 @@ def _write_config(root: Path, urls: dict[str, str]) -> Path:
 
 
 @contextmanager
-def live_stack(root: Path) -> Iterator[LiveStack]:
-    """Prepare the demo under ``root``, start the three services, stop them on exit."""
+def live_stack(root: Path, protocol: str = "saml") -> Iterator[LiveStack]:
+    """Prepare the demo under ``root`` (``demo --no-serve --protocol …``: with ``oidc`` the ENT
+    signs parents in as an OpenID Connect client), start the three services, stop them on exit."""
     ports = {"ent": free_port(), "idp": free_port(), "aten": free_port()}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     config = _write_config(root, urls)
+    if protocol == "oidc":
+        with (config / "ent.toml").open("a") as fh:
+            fh.write(f'\n[oidc]\nissuer = "{urls["idp"]}"\nclient_id = "ent-demo"\n')
     env = {**os.environ, "EDUCONNECT_CONFIG_DIR": str(config), "EDUCONNECT_MODE": "demo"}
-    for key in ("DATABASE_URL", "REDIS_URL"):
+    for key in ("DATABASE_URL", "REDIS_URL", "ENT_PROTOCOL"):
         env.pop(key, None)
     cli = [sys.executable, "-m", "educonnect_bridge"]
-    subprocess.run([*cli, "demo", "--no-serve"], env=env, check=True, cwd=ROOT, capture_output=True)
+    prepared = subprocess.run(
+        [*cli, "demo", "--no-serve", "--protocol", protocol],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert prepared.returncode == 0, prepared.stderr
+    env["ENT_PROTOCOL"] = protocol
     logs = root / "logs"
     logs.mkdir()
     procs = []
@@ -122,7 +135,10 @@ def live_stack(root: Path) -> Iterator[LiveStack]:
         for url in urls.values():
             wait_until_ready(url)
         yield LiveStack(
-            root=root, urls=urls, pids={name: proc.pid for name, proc in zip(ports, procs, strict=True)}
+            root=root,
+            urls=urls,
+            pids={name: proc.pid for name, proc in zip(ports, procs, strict=True)},
+            demo_output=prepared.stdout,
         )
     finally:
         for proc in procs:

@@ -10,8 +10,9 @@ back here. Steps due before any answer (« Ajout d'élèves ») come first too.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
@@ -35,7 +36,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms import ValidationError
 
 from federation.errors import ProtocolError, UnknownPartner
-from federation.web import csrf
+from federation.web import allow_form_action, csrf
 from idp.domain.authentication import MAX_IDENTIFIER_LENGTH
 from idp.oidc.discovery import (
     AUTHORIZATION_PATH,
@@ -58,6 +59,48 @@ ATEN_HINT = "aten"
 # ``max_age`` are satisfied by that login instead of asking again forever.
 LOGIN_REQUESTED_PARAM = "connexion_demandee"
 _LOGIN_SALT = "oidc-login-requested"
+# What a URL may contain to stand as a CSP source expression (CSP3 §2.3.1 path-part, less the
+# ``;`` and ``,`` that would end the directive or the policy).
+_CSP_SAFE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+=:@%/-]*)?")
+
+
+@bp.before_app_request
+def allow_forms_to_lead_to_the_pending_client() -> None:
+    """Let this page's forms lead to the client whose authorization request awaits the parent.
+
+    Browsers apply ``form-action`` to every redirect that follows a form submission (CSP3
+    §6.3.3.2): « Se connecter », « Ajout d'élèves » or « Plus tard » answer with a redirect to
+    the authorization endpoint, which redirects to the client's ``redirect_uri`` on another
+    origin. Exactly that registered URI is allowed (never a wildcard), and only while this
+    browser's session holds an authorization request of that client.
+    """
+    target = _pending_redirect_uri(IdpSession.load(session).next_url)
+    if target is not None:
+        allow_form_action(target)
+
+
+def _pending_redirect_uri(next_url: str | None) -> str | None:
+    """The registered ``redirect_uri`` of the authorization request resumed after login, as a
+    CSP source (scheme, host, port and path); None without one, or for an unregistered URI."""
+    if not next_url or urlsplit(next_url).path != AUTHORIZATION_PATH:
+        return None
+    query = parse_qs(urlsplit(next_url).query)
+    client = services().oidc.client(_single(query, "client_id"))
+    redirect_uri = _single(query, "redirect_uri")
+    if client is None or redirect_uri is None or not client.check_redirect_uri(redirect_uri):
+        return None
+    return csp_source(redirect_uri)
+
+
+def csp_source(url: str) -> str | None:
+    parts = urlsplit(url)
+    source = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    return source if _CSP_SAFE_URL.fullmatch(source) else None
+
+
+def _single(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name, [])
+    return values[0] if len(values) == 1 else None
 
 
 @bp.get(DISCOVERY_PATH)
@@ -135,6 +178,10 @@ def end_session() -> ResponseReturnValue:
     if logout.needs_confirmation:
         # Without a valid id_token_hint the request may come from anywhere: the parent confirms.
         if request.method != "POST" or "confirmer" not in request.form:
+            # The confirmation's answer redirects to the registered post_logout_redirect_uri.
+            target = csp_source(requested) if requested else None
+            if target is not None:
+                allow_form_action(target)
             return render_template("oidc_logout_confirm.html", fields=_logout_fields())
         try:
             validate_csrf(request.form.get("csrf_token"))

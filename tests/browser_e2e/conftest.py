@@ -37,6 +37,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
 
 
 @pytest.fixture(scope="session")
+def live_oidc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    """The same stack with ``demo --protocol oidc``: the ENT is an OpenID Connect client."""
+    with live_stack(tmp_path_factory.mktemp("browser-stack-oidc"), protocol="oidc") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     missing = [str(p) for p in (CHROMIUM, AXE_PATH) if not p.exists()]
     if missing:
@@ -71,3 +78,12 @@ def parent(context: BrowserContext, live: LiveStack, request: pytest.FixtureRequ
     """A parent's browser tab; screenshots are named after the test."""
     name = request.node.name.removeprefix("test_").replace("_", "-")
     return ParentBrowser(context.new_page(), live.urls, name)
+
+
+@pytest.fixture
+def oidc_parent(
+    context: BrowserContext, live_oidc: LiveStack, request: pytest.FixtureRequest
+) -> ParentBrowser:
+    """A parent's tab on the OpenID Connect variant of the demo."""
+    name = "oidc-" + request.node.name.removeprefix("test_").replace("_", "-")
+    return ParentBrowser(context.new_page(), live_oidc.urls, name)

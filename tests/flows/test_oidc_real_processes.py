@@ -7,9 +7,6 @@ production, not through a test client.
 from __future__ import annotations
 
 import http.cookiejar
-import os
-import subprocess
-import sys
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -17,49 +14,18 @@ from collections.abc import Iterator
 import lxml.html
 import pytest
 
-from tests.live_stack import ROOT, _write_config, free_port, wait_until_ready
+from tests.live_stack import live_stack
 
 
 @pytest.fixture(scope="module")
 def oidc_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    root = tmp_path_factory.mktemp("oidc-demo")
-    ports = {"ent": free_port(), "idp": free_port(), "aten": free_port()}
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    config = _write_config(root, urls)
-    with (config / "ent.toml").open("a") as fh:
-        fh.write(f'\n[oidc]\nissuer = "{urls["idp"]}"\nclient_id = "ent-demo"\n')
-    env = {**os.environ, "EDUCONNECT_CONFIG_DIR": str(config), "EDUCONNECT_MODE": "demo"}
-    for key in ("DATABASE_URL", "REDIS_URL", "ENT_PROTOCOL"):
-        env.pop(key, None)
-    cli = [sys.executable, "-m", "educonnect_bridge"]
-    prepared = subprocess.run(
-        [*cli, "demo", "--no-serve", "--protocol", "oidc"], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    assert prepared.returncode == 0, prepared.stderr
-    assert "client OpenID Connect de démonstration : ent-demo" in prepared.stdout
-    secret_file = root / "var" / "ent-oidc-client.secret"
-    assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
-    assert secret_file.read_text().strip() not in (config / "oidc_clients" / "ent-demo.toml").read_text()
-    procs = []
-    try:
-        for name, port in ports.items():
-            procs.append(
-                subprocess.Popen(
-                    [*cli, "serve", name, "--port", str(port)],
-                    env={**env, "ENT_PROTOCOL": "oidc"},
-                    cwd=ROOT,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-        for url in urls.values():
-            wait_until_ready(url)
-        yield urls
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=15)
+    with live_stack(tmp_path_factory.mktemp("oidc-demo"), protocol="oidc") as stack:
+        assert "client OpenID Connect de démonstration : ent-demo" in stack.demo_output
+        secret_file = stack.root / "var" / "ent-oidc-client.secret"
+        assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
+        client_file = stack.root / "config" / "oidc_clients" / "ent-demo.toml"
+        assert secret_file.read_text().strip() not in client_file.read_text()
+        yield stack.urls
 
 
 def test_parent_signs_in_through_oidc_over_real_http(oidc_demo):
