@@ -253,26 +253,33 @@ def set_restart_url(url: str) -> None:
 
 
 def render_error(code: str, status: int) -> tuple[str, int]:
+    """The French page of ``code``; the code itself is for the log, never shown to the parent."""
     page = ERROR_PAGES.get(code, ERROR_PAGES["erreur"])
     restart = g.get("restart_url") or "/"
-    return render_template("error.html", page=page, code=code, restart_url=restart), status
+    return render_template("error.html", page=page, restart_url=restart), status
+
+
+def log_refusal(code: str, detail: object) -> None:
+    """One line per refused request, with the id its page shows as « Référence »."""
+    log.warning("refused: request_id=%s %s %s", g.get("request_id", "-"), code, detail)
 
 
 def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(FederationError)
     def federation_error(exc: FederationError) -> tuple[str, int]:
-        log.warning("refused: %s %s", exc.code, exc.detail)
+        log_refusal(exc.code, exc.detail)
         return render_error(exc.code, exc.http_status)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> tuple[str, int]:
+        log_refusal("formulaire_expire", exc.description)
         return render_error("formulaire_expire", 400)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[str, int]:
         original = getattr(exc, "original_exception", None)
         if isinstance(original, StoreUnavailable):  # raised while saving the session
-            log.warning("refused: %s %s", original.code, original.detail)
+            log_refusal(original.code, original.detail)
             return render_error(original.code, original.http_status)
         status = exc.code or 500
         return render_error("page_introuvable" if status == 404 else "erreur", status)
@@ -282,7 +289,7 @@ def _install_error_handlers(app: Flask) -> None:
         if exc.connection_invalidated:
             # The database went away under a pooled connection (a restart, the network): the pool
             # has been invalidated and the next request reconnects; the parent may simply retry.
-            log.warning("refused: service_indisponible database connection lost: %s", exc.orig)
+            log_refusal("service_indisponible", f"database connection lost: {exc.orig}")
             return render_error("service_indisponible", 503)
         return unexpected(exc)
 

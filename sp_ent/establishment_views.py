@@ -8,12 +8,10 @@ set stays in the session.
 
 from __future__ import annotations
 
-import logging
-
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from federation.web import ErrorPage
+from federation.web import ErrorPage, log_refusal
 from sp_ent import services
 from sp_ent.errors import EstablishmentNotReleased
 from sp_ent.establishments import chosen_establishment, released_children, released_uais
@@ -21,7 +19,6 @@ from sp_ent.session_state import EntSession, SignedInParent
 
 bp = Blueprint("establishments", __name__, template_folder="templates")
 
-log = logging.getLogger("educonnect")
 NOT_RELEASED = ErrorPage(
     "Établissement non autorisé",
     "Cet établissement ne fait pas partie de ceux de vos enfants transmis par ÉduConnect.",
@@ -118,8 +115,5 @@ def _child_name(student_id: str) -> str:
 
 @bp.errorhandler(EstablishmentNotReleased)
 def not_released(exc: EstablishmentNotReleased) -> ResponseReturnValue:
-    log.warning("refused: %s %s", exc.code, exc.detail)
-    restart = url_for(".choose")
-    return render_template(
-        "error.html", page=NOT_RELEASED, code=exc.code, restart_url=restart
-    ), exc.http_status
+    log_refusal(exc.code, exc.detail)
+    return render_template("error.html", page=NOT_RELEASED, restart_url=url_for(".choose")), exc.http_status

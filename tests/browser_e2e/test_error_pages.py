@@ -57,7 +57,7 @@ def render_error_pages() -> dict[str, str]:
     )
     with app.test_request_context("/"):
         return {
-            code: render_template("error.html", page=page, code=code, restart_url="/")
+            code: render_template("error.html", page=page, restart_url="/")
             for code, page in ERROR_PAGES.items()
         }
 

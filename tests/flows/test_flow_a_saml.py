@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.browser import Browser, page_text
+from tests.flows.children_steps import ent_parent
 from tests.flows.saml_steps import PASSWORD, add_parent, sign_in, start_login
 
 
@@ -38,8 +39,10 @@ def test_parent_signs_in_and_lands_on_the_ent(browser, parent):
     landing = browser.follow(browser.submit(post_page, form_id="saml-post"))
     text = page_text(landing)
     assert "Bonjour Claire Martin" in text
-    assert parent.id in text  # FrEduCtId released to this SP
-    assert "FrEduCtDateConnexion" in text and "FrEduUrlRetour" in text
+    released = ent_parent(browser, browser.apps["https://ent.test"])["attributes"]
+    assert released["FrEduCtId"] == [parent.id]  # released to this SP, kept by the ENT
+    assert {"FrEduCtDateConnexion", "FrEduUrlRetour"} <= set(released)
+    assert "FrEduCt" not in text  # raw attributes are not for parents (issue 13)
 
 
 def test_second_sign_in_reuses_the_idp_session(browser, parent):
