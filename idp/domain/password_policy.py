@@ -3,14 +3,17 @@
 « au moins 8 caractères et respecter 3 des 4 critères suivants : au moins une minuscule, au moins
 une majuscule, au moins un chiffre, au moins un caractère spécial, parmi (! ? @ # $ ( ) { } [ ] _
 & + - % ^ * < > £ µ / ; ,) ». Also refused: a mismatch between the two fields, the identifier
-itself, more than 128 characters, and characters that are neither letters, digits nor one of the
-listed specials (a space or « ~ » would be typed differently on another keyboard and lock the
-parent out).
+itself, more than 128 characters. Every other character (a dot, a space, accented letters…) is
+accepted and counts for no criterion: the rule is the help page's, no more. The password is
+compared and hashed in Unicode NFC (:func:`idp.domain.passwords.normalised`), so « é » typed as
+one character or as « e » + accent on another device is the same password.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from idp.domain.passwords import normalised
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
@@ -32,7 +35,6 @@ ERRORS: dict[str, str] = {
     "trop_long": "Le mot de passe ne doit pas dépasser 128 caractères.",
     "criteres": "Le mot de passe doit respecter au moins 3 des 4 critères "
     "(minuscule, majuscule, chiffre, caractère spécial).",
-    "caractere_interdit": "Le mot de passe contient un caractère non accepté",
     "identifiant": "Le mot de passe ne doit pas être votre identifiant.",
     "confirmation": "Les deux mots de passe saisis sont différents.",
     "vide": "Saisissez un mot de passe.",
@@ -43,21 +45,13 @@ ERRORS: dict[str, str] = {
 class PasswordCheck:
     failures: tuple[str, ...]  # codes of ERRORS
     classes: frozenset[str]  # which of minuscule / majuscule / chiffre / special are present
-    forbidden: tuple[str, ...] = ()  # characters outside the accepted alphabet
 
     @property
     def is_valid(self) -> bool:
         return not self.failures
 
     def messages(self) -> list[str]:
-        result = []
-        for code in self.failures:
-            text = ERRORS[code]
-            if code == "caractere_interdit":
-                shown = " ".join(f"« {c} »" if not c.isspace() else "« espace »" for c in self.forbidden)
-                text = f"{text} : {shown}."
-            result.append(text)
-        return result
+        return [ERRORS[code] for code in self.failures]
 
 
 def character_classes(password: str) -> frozenset[str]:
@@ -74,27 +68,24 @@ def character_classes(password: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def _is_accepted(c: str) -> bool:
-    return (c.isascii() and c.isdigit()) or c in SPECIALS or (c.isalpha() and (c.islower() or c.isupper()))
-
-
 def check_password(password: str, confirmation: str, identifier: str) -> PasswordCheck:
-    """Every failed rule, in page order; the length cap is checked before anything else costs."""
+    """Every failed rule, in page order; the length cap is checked before anything else costs
+    (on what was typed and on its NFC form: the hash is computed over the latter)."""
+    if len(password) > MAX_LENGTH:
+        return PasswordCheck(("trop_long",), frozenset())
+    password, confirmation = normalised(password), normalised(confirmation)
     if len(password) > MAX_LENGTH:
         return PasswordCheck(("trop_long",), frozenset())
     if not password:
         return PasswordCheck(("vide",), frozenset())
     classes = character_classes(password)
-    forbidden = tuple(dict.fromkeys(c for c in password if not _is_accepted(c)))
     failures = []
     if len(password) < MIN_LENGTH:
         failures.append("longueur")
     if len(classes) < CLASSES_REQUIRED:
         failures.append("criteres")
-    if forbidden:
-        failures.append("caractere_interdit")
-    if identifier and password.lower() == identifier.lower():
+    if identifier and password.lower() == normalised(identifier).lower():
         failures.append("identifiant")
     if password != confirmation:
         failures.append("confirmation")
-    return PasswordCheck(tuple(failures), classes, forbidden)
+    return PasswordCheck(tuple(failures), classes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import unicodedata
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -16,12 +17,25 @@ HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 _HASHING = threading.BoundedSemaphore(1)
 
 
+def normalised(password: str) -> str:
+    """Unicode NFC (DESIGN §6): the same password typed on another device gives the same bytes."""
+    return unicodedata.normalize("NFC", password)
+
+
 def hash_password(password: str) -> str:
     with _HASHING:
-        return HASHER.hash(password)
+        return HASHER.hash(normalised(password))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
+    """The NFC form first; a hash made before passwords were normalised was made over the typed
+    text, which differs from its NFC form only for a decomposed accent or the like (one more
+    argon2id computation, for those passwords only)."""
+    nfc = normalised(password)
+    return _verify(password_hash, nfc) or (nfc != password and _verify(password_hash, password))
+
+
+def _verify(password_hash: str, password: str) -> bool:
     try:
         with _HASHING:
             return HASHER.verify(password_hash, password)

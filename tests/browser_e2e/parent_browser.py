@@ -159,14 +159,19 @@ class ParentBrowser:
         assert focused["ring"] or not ring, f"no visible focus on {focused}"
 
     def focused(self) -> dict[str, Any]:
-        """The focused element: id, tag, text, and whether its focus ring is drawn."""
+        """The focused element: id, tag, text, and whether its focus ring is drawn.
+
+        Read once the page has loaded and rendered twice: Chromium moves the focus to an
+        ``autofocus`` field at a rendering step after the load, not as the document is parsed
+        (reading earlier found no focused field when the machine was busy)."""
+        self.page.wait_for_load_state("load")
         info: dict[str, Any] = self.page.evaluate(
-            """() => {
+            """() => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(() => {
                 const e = document.activeElement;
                 const style = getComputedStyle(e);
-                return {id: e.id, tag: e.tagName.toLowerCase(), text: (e.innerText || e.value || '').trim(),
-                        ring: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0};
-            }"""
+                resolve({id: e.id, tag: e.tagName.toLowerCase(), text: (e.innerText || e.value || '').trim(),
+                         ring: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0});
+            })))"""
         )
         return info
 

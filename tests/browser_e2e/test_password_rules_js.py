@@ -32,6 +32,10 @@ SAMPLES = [
     ("Aa1!" * 32, "Aa1!" * 32),
     ("Aa1!" * 32 + "x", "Aa1!" * 32 + "x"),
     ("😀" * 64 + "Aa1", "😀" * 64 + "Aa1"),
+    ("Ecole.Poitiers86", "Ecole.Poitiers86"),
+    ("E\u0301le\u0300ve-2026", "Élève-2026"),  # decomposed accents typed on one device, not the other
+    ("e\u0301" * 64 + "A1", "e\u0301" * 64 + "A1"),  # 130 code points typed, 66 once composed
+    ("E.LEGOFF1", "e.legoff1"),
 ]
 
 

@@ -119,3 +119,30 @@ def test_transition_from_the_idp_login_page_without_an_ent(browser):
     assert "Votre compte est créé." in page_text(created)
     account_page = browser.follow(browser.get("https://idp.test/compte"))
     assert "Hélène Bernard" in page_text(account_page)
+
+
+@pytest.mark.parametrize(
+    ("chosen", "typed_later"),
+    [
+        ("Ecole.Poitiers86", "Ecole.Poitiers86"),  # a dot: 3 of the 4 criteria are enough
+        ("Rentrée scolaire 26", "Rentrée scolaire 26"),  # spaces and an accented letter
+        ("Rentre\u0301e-2026!", "Rentrée-2026!"),  # chosen with a combining accent, typed composed
+    ],
+)
+def test_the_help_page_rule_and_no_more_then_the_same_password_signs_in(browser, stack, chosen, typed_later):
+    from tests.flows.saml_steps import sign_in
+
+    form_page, created = choose_password(browser, aten_sign_in(browser, "mdurand"), password=chosen)
+    assert "Votre compte est créé." in page_text(browser.follow(created))
+    later = Browser(stack.apps())
+    post_page = browser.follow(sign_in(later, identifier_on(form_page), typed_later))
+    assert post_page.request.path == "/saml/reponse"
+
+
+def test_the_identifier_as_password_is_refused_by_name(browser):
+    confirmed = aten_sign_in(browser, "mdurand")
+    form_page = browser.get("https://idp.test/transition/mot-de-passe")
+    identifier = identifier_on(form_page)
+    _, refused = choose_password(browser, confirmed, password=identifier.upper())
+    assert refused.status_code == 422
+    assert "Le mot de passe ne doit pas être votre identifiant." in page_text(refused)

@@ -1,7 +1,7 @@
 // The password checklist of « Choisir mon mot de passe » (idp/templates/transition_password.html),
 // updated while the parent types. It mirrors idp/domain/password_policy.py: at least 8 characters
-// (128 at most), 3 of 4 classes (lowercase, uppercase, digit, one of the listed specials), no other
-// character, not the identifier, both fields equal. The server check stays the truth; without this
+// (128 at most), 3 of 4 classes (lowercase, uppercase, digit, one of the listed specials; any other
+// character is accepted and counts for none), not the identifier, both fields equal, all in NFC. The server check stays the truth; without this
 // script the page shows the same rules and the server marks them after « Confirmer ».
 (function () {
   "use strict";
@@ -24,22 +24,23 @@
     return null;
   }
 
-  function evaluate(password, confirmation, identifier) {
-    var chars = Array.from(password); // code points, as Python's len()
+  function evaluate(typed, typedConfirmation, identifier) {
+    var tooLong = Array.from(typed).length > MAX_LENGTH; // code points, as Python's len()
+    var password = typed.normalize("NFC");
+    var confirmation = typedConfirmation.normalize("NFC");
+    var chars = Array.from(password);
     var classes = {};
-    var forbidden = false;
     chars.forEach(function (c) {
       var found = classOf(c);
-      if (found) { classes[found] = true; } else { forbidden = true; }
+      if (found) { classes[found] = true; }
     });
     return {
       empty: chars.length === 0,
-      tooLong: chars.length > MAX_LENGTH,
+      tooLong: tooLong || chars.length > MAX_LENGTH,
       longEnough: chars.length >= MIN_LENGTH,
       classes: classes,
       classCount: Object.keys(classes).length,
-      forbidden: forbidden,
-      isIdentifier: identifier !== "" && password.toLowerCase() === identifier.toLowerCase(),
+      isIdentifier: identifier !== "" && password.toLowerCase() === identifier.normalize("NFC").toLowerCase(),
       confirmationTyped: Array.from(confirmation).length >= chars.length && confirmation !== "",
       same: password === confirmation
     };
@@ -54,7 +55,6 @@
     var failed = [];
     if (!r.longEnough) { failed.push("longueur"); }
     if (r.classCount < CLASSES_REQUIRED) { failed.push("criteres"); }
-    if (r.forbidden) { failed.push("caractere_interdit"); }
     if (r.isIdentifier) { failed.push("identifiant"); }
     if (!r.same) { failed.push("confirmation"); }
     return failed;
@@ -90,11 +90,10 @@
       ["minuscule", "majuscule", "chiffre", "special"].forEach(function (name) {
         show(rule(name), pick(Boolean(r.classes[name]), false));
       });
-      show(rule("caracteres"), pick(!r.empty && !r.forbidden, r.forbidden));
       show(rule("identifiant"), pick(!r.empty && !r.isIdentifier, r.isIdentifier));
       show(rule("confirmation"), pick(!r.empty && r.same, r.confirmationTyped && !r.same));
-      var valid = r.longEnough && !r.tooLong && r.classCount >= CLASSES_REQUIRED && !r.forbidden &&
-        !r.isIdentifier && r.same;
+      var valid = r.longEnough && !r.tooLong && r.classCount >= CLASSES_REQUIRED && !r.isIdentifier &&
+        r.same;
       if (status && valid !== wasValid) {
         status.textContent = valid ? "Le mot de passe respecte la règle et les deux saisies sont identiques." : "";
       }
