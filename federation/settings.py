@@ -92,6 +92,9 @@ class Settings:
     # ATEN's entity ID: the ENT names it in <samlp:Scoping> to ask for the transition, the IdP
     # sends its own AuthnRequest there.
     aten_entity_id: str | None = None
+    # « Services en ligne », the académie's portal: where a page with no request in flight (after
+    # logout, ATEN opened directly) sends the parent back. None: not configured.
+    portal_url: str | None = None
     protocol: str = "saml"
     # OpenID Connect clients of the IdP, one TOML file each (« educonnect-bridge oidc client add »).
     oidc_clients_dir: Path | None = None
@@ -204,6 +207,7 @@ def build_settings(
         peer_metadata=tuple(reader.path_list("peer_metadata")),
         service_providers=tuple(reader.service_providers()) if service == "idp" else (),
         aten_entity_id=_aten_entity_id(reader, env),
+        portal_url=_portal_url(reader, service, is_demo),
         protocol=protocol,
         oidc_clients_dir=reader.path(
             "oidc_clients_dir", "EDUCONNECT_OIDC_CLIENTS_DIR", default="config/oidc_clients"
@@ -226,6 +230,16 @@ def _aten_entity_id(reader: _Reader, env: Mapping[str, str]) -> str | None:
         return explicit
     aten_base = env.get("ATEN_BASE_URL")
     return f"{aten_base.rstrip('/')}/saml/metadata" if aten_base else None
+
+
+def _portal_url(reader: _Reader, service: str, is_demo: bool) -> str | None:
+    url = reader.optional_text("portal_url", "EDUCONNECT_PORTAL_URL")
+    if url is None:
+        return None
+    schemes = ("https://", "http://") if is_demo else ("https://",)
+    if not url.startswith(schemes) or any(c.isspace() for c in url):
+        raise ConfigurationError(f"{service}.portal_url: adresse http(s), HTTPS hors mode demo ({url})")
+    return url
 
 
 def _demo_secret(state_dir: Path, service: str) -> str:

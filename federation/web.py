@@ -164,6 +164,7 @@ def create_base_app(import_name: str, settings: Settings, service_title: str) ->
     app.jinja_env.globals["service_title"] = service_title
     app.jinja_env.globals["service_tagline"] = SERVICE_TAGLINES.get(settings.service, "")
     app.jinja_env.globals["help_url"] = HELP_URL
+    app.jinja_env.globals["portal_url"] = settings.portal_url
     app.register_blueprint(layout)
     _install_request_log(app)  # first, so every later hook and error has a request id
     app.teardown_request(close_request_connections)

@@ -79,9 +79,10 @@ def _write_config(root: Path, urls: dict[str, str]) -> Path:
     for name in ("ent_establishments.csv", "ent_pupils.csv"):
         (config / name).write_text((ROOT / "config" / name).read_text(encoding="utf-8"), encoding="utf-8")
     aten_entity_id = f'aten_entity_id = "{urls["aten"]}/saml/metadata"\n'
+    portal = f'portal_url = "{urls["ent"]}/"\n'
     released = ", ".join(f'"{a}"' for a in RELEASED)
     (config / "idp.toml").write_text(
-        f'base_url = "{urls["idp"]}"\npeer_metadata = ["var/metadata/aten.xml"]\n{aten_entity_id}'
+        f'base_url = "{urls["idp"]}"\npeer_metadata = ["var/metadata/aten.xml"]\n{aten_entity_id}{portal}'
         f'[[service_providers]]\nmetadata = "var/metadata/ent.xml"\nattributes = [{released}]\n'
     )
     (config / "ent.toml").write_text(
@@ -89,7 +90,7 @@ def _write_config(root: Path, urls: dict[str, str]) -> Path:
         'directory = { establishments = "config/ent_establishments.csv", pupils = "config/ent_pupils.csv" }\n'
     )
     (config / "aten.toml").write_text(
-        f'base_url = "{urls["aten"]}"\npeer_metadata = ["var/metadata/idp-sp.xml"]\n'
+        f'base_url = "{urls["aten"]}"\npeer_metadata = ["var/metadata/idp-sp.xml"]\n{portal}'
     )
     return config
 

@@ -141,3 +141,13 @@ def test_shipped_configuration_loads_in_demo_with_the_in_process_backend(service
     settings = load_settings(service, env)
     assert settings.crypto_backend == "inprocess"  # AES-GCM encryption needs it (README)
     assert settings.base_url.startswith("http://localhost:800")
+
+
+def test_the_portal_url_is_optional_https_outside_the_demo_and_from_the_environment():
+    assert build_settings("idp", GOOD, {}, ROOT).portal_url is None
+    portal = "https://ent.ac-poitiers.fr/"
+    assert build_settings("idp", {**GOOD, "portal_url": portal}, {}, ROOT).portal_url == portal
+    assert build_settings("aten", GOOD, {"EDUCONNECT_PORTAL_URL": portal}, ROOT).portal_url == portal
+    for refused in ("http://ent.ac-poitiers.fr/", "javascript:alert(1)", "https://ent.test/ x"):
+        with pytest.raises(ConfigurationError, match=r"idp\.portal_url"):
+            build_settings("idp", {**GOOD, "portal_url": refused}, {}, ROOT)
