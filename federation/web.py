@@ -296,7 +296,7 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[str, int]:
-        log.exception("unexpected error")
+        log.exception("unexpected error: request_id=%s", g.get("request_id", "-"))
         return render_error("erreur", 500)
 
 
