@@ -151,3 +151,38 @@ def test_the_portal_url_is_optional_https_outside_the_demo_and_from_the_environm
     for refused in ("http://ent.ac-poitiers.fr/", "javascript:alert(1)", "https://ent.test/ x"):
         with pytest.raises(ConfigurationError, match=r"idp\.portal_url"):
             build_settings("idp", {**GOOD, "portal_url": refused}, {}, ROOT)
+
+
+@pytest.mark.parametrize("service", ["idp", "ent", "aten"])
+def test_shipped_configuration_loads_in_production_with_the_compose_environment(service, tmp_path):
+    """docker-compose.yml runs config/ as shipped with EDUCONNECT_MODE=production: every http://
+    demo value there must be overridden by a variable the compose file sets."""
+    import yaml
+
+    from federation.settings import PROJECT_ROOT
+
+    compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    names = compose["x-service"]["environment"]
+    values = {
+        "ENT_BASE_URL": "https://ent.ac-poitiers.fr",
+        "IDP_BASE_URL": "https://educonnect.ac-poitiers.fr",
+        "ATEN_BASE_URL": "https://aten.ac-poitiers.fr",
+    }
+    env = {
+        name: value.replace("${ENT_BASE_URL:?ENT_BASE_URL}", values["ENT_BASE_URL"])
+        .replace("${ATEN_BASE_URL:?ATEN_BASE_URL}", values["ATEN_BASE_URL"])
+        .replace("${IDP_BASE_URL:?IDP_BASE_URL}", values["IDP_BASE_URL"])
+        for name, value in names.items()
+        if "${" not in value or "BASE_URL" in value
+    }
+    env |= {
+        "EDUCONNECT_CONFIG_DIR": str(PROJECT_ROOT / "config"),
+        "EDUCONNECT_STATE_DIR": str(tmp_path),
+        "EDUCONNECT_SECRET_KEY": "s" * 40,
+        "DATABASE_URL": "postgresql://educonnect@postgres:5432/educonnect",
+        "ENT_OIDC_CLIENT_SECRET": "x" * 32,
+    }
+    settings = load_settings(service, env)
+    assert settings.mode == "production" and settings.base_url.startswith("https://")
+    if service != "ent":
+        assert settings.portal_url == "https://ent.ac-poitiers.fr/"
