@@ -107,7 +107,17 @@ def signed_in() -> ResponseReturnValue:
 
 
 @bp.get("/deconnexion")
-def logout() -> str:
+def logout_page() -> ResponseReturnValue:
+    """FrEduUrlRetour and links lead here: a page with the button, never a logout by GET."""
+    account = signed_in_account(IdpSession.load(session), services().accounts)
+    if account is None:
+        return render_template("logged_out.html")
+    return render_template("logout_confirm.html", account=account)
+
+
+@bp.post("/deconnexion")
+def logout() -> ResponseReturnValue:
+    """« Se déconnecter » at ÉduConnect (CSRF-checked form)."""
     session.clear()
     return render_template("logged_out.html")
 

@@ -45,9 +45,19 @@ def assertion_consumer() -> ResponseReturnValue:
 
 
 @bp.get("/deconnexion")
+def logout_page() -> ResponseReturnValue:
+    """A link or an old bookmark: the page with the button, never a logout by GET."""
+    if EntSession.load(session).parent is None:
+        return render_template("logged_out.html", outcome="complete")
+    return render_template("logout_confirm.html")
+
+
+@bp.post("/deconnexion")
 def logout() -> ResponseReturnValue:
-    """Local logout; with OpenID Connect also ÉduConnect's session (RP-initiated logout)."""
+    """« Se déconnecter » (CSRF-checked form): the local session ends, then ÉduConnect's."""
     signed_in = EntSession.load(session)
     session.clear()  # first: the parent is signed out here even if ÉduConnect cannot be reached
     end_session = services().sign_in.logout_url(signed_in)
-    return redirect(end_session or url_for(".portal"))
+    if end_session is None:
+        return render_template("logged_out.html", outcome="local")
+    return redirect(end_session)

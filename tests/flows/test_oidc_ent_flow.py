@@ -159,7 +159,9 @@ def test_children_are_confirmed_then_released_as_a_list(browser, oidc_stack):
 
 def test_logout_ends_the_ent_and_the_idp_sessions(browser, parent):
     sign_in(browser, parent.identifier)
-    out = browser.get(f"{ENT}/deconnexion")
+    confirm = browser.get(f"{ENT}/deconnexion")
+    assert confirm.status_code == 200 and "Se déconnecter ?" in page_text(confirm)  # a GET ends nothing
+    out = browser.submit(confirm)
     assert out.headers["Location"].startswith(f"{IDP}/oidc/logout?")
     back = browser.follow(out)
     assert back.request.url == f"{ENT}/"  # the registered post_logout_redirect_uri
