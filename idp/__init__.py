@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from flask import Flask
 
@@ -23,6 +24,7 @@ from idp.domain.authentication import Authenticator
 from idp.domain.child_attachment import ChildAttachment
 from idp.domain.transition import TransitionService
 from idp.oidc import views as oidc_views
+from idp.oidc.logout import ClientLogout, LogoutPoster, UrllibLogoutPoster
 from idp.oidc.provider import OidcProvider
 from idp.saml_idp import SLO_PATH, SamlIdentityProvider
 from idp.saml_sp_aten import AtenClient
@@ -37,7 +39,8 @@ MAX_PENDING_ATEN_REQUESTS = 5
 INDEX_TTL_SECONDS = 12 * 3600  # a few tabs at once; the oldest is forgotten first
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, logout_poster: LogoutPoster | None = None) -> Flask:
+    """``logout_poster``: the back channel to the clients' ``backchannel_logout_uri`` (urllib)."""
     settings = settings or load_settings("idp")
     app = create_base_app(__name__, settings, service_title="ÉduConnect")
     engine = make_engine(settings.database_url)
@@ -60,6 +63,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         store=store,
         replay_ttl_seconds=settings.pending_request_ttl_seconds,
     )
+    # Clients and keys are read now: a bad file stops the start.
+    oidc = OidcProvider(settings, release, accounts, store, logout_url=saml.logout_url)
     app.extensions[EXTENSION] = IdpServices(
         settings=settings,
         clock=utc_now,
@@ -76,13 +81,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         aten_requests=PendingRequests(
             "aten", MAX_PENDING_ATEN_REQUESTS, settings.pending_request_ttl_seconds
         ),
-        # Clients and keys are read now: a bad file stops the start.
-        oidc=OidcProvider(settings, release, accounts, store, logout_url=saml.logout_url),
+        oidc=oidc,
         logout=SessionAuthority(
             store,
             saml_logout,
             saml.entity_id,
             index_ttl_seconds=max(settings.session_ttl_seconds, INDEX_TTL_SECONDS),
+            clients=ClientLogout(oidc, logout_poster or UrllibLogoutPoster(), time.time),
         ),
     )
     add_readiness_check(app, "database", lambda: ping(engine))

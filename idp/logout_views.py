@@ -9,17 +9,16 @@ whoever asked (idp.single_logout).
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, render_template, request, session
 from flask.typing import ResponseReturnValue
 
 from federation.saml_logout import IncomingMessage
 from federation.sessions import session_id
-from federation.web import allow_form_action, allow_frames, allow_framing_by, csrf
+from federation.web import allow_form_action, allow_framing_by, csrf
+from idp.logout_pages import answer, progress_page
 from idp.services import services
 from idp.session_state import IdpSession, signed_in_account
-from idp.single_logout import PARTICIPANT_WAIT_SECONDS, FinishedLogout, Initiator, LogoutInProgress
+from idp.single_logout import FinishedLogout, Initiator
 
 bp = Blueprint("logout", __name__, template_folder="templates")
 
@@ -39,7 +38,7 @@ def logout() -> ResponseReturnValue:
     authority = services().logout
     state, sid = IdpSession.load(session), session_id(session)
     authority.end(session, sid, sid, state)
-    return _progress_page(authority.start(state, Initiator()))
+    return progress_page(authority.start(state, Initiator()))
 
 
 @bp.route("/saml/slo", methods=["GET", "POST"])
@@ -57,10 +56,10 @@ def single_logout() -> ResponseReturnValue:
     current, sid = IdpSession.load(session), session_id(session)
     named = svc.logout.session_named_by(logout_request, sid, current)
     if named is None:  # that session is already over: nothing left to end
-        return _answer(FinishedLogout(initiator, complete=True))
+        return answer(FinishedLogout(initiator, complete=True))
     ended_sid, ended = named
     svc.logout.end(session, sid, ended_sid, ended)
-    return _progress_page(svc.logout.start(ended, initiator))
+    return progress_page(svc.logout.start(ended, initiator))
 
 
 @bp.get("/saml/slo/envoi/<message_id>")
@@ -81,37 +80,4 @@ def finish(logout_id: str) -> ResponseReturnValue:
     finished = services().logout.finish(logout_id)
     if finished is None:  # reloaded, or too late: the logout itself is done
         return render_template("logged_out.html")
-    return _answer(finished)
-
-
-def _progress_page(progress: LogoutInProgress) -> ResponseReturnValue:
-    finish_url = url_for(".finish", logout_id=progress.logout_id)
-    if not progress.frames:
-        return _answer_or_page(progress.logout_id)
-    allow_frames("'self'", *(_origin(frame.url) for frame in progress.frames))
-    return render_template(
-        "logout_progress.html", frames=progress.frames, next_url=finish_url, wait=PARTICIPANT_WAIT_SECONDS
-    )
-
-
-def _answer_or_page(logout_id: str) -> ResponseReturnValue:
-    finished = services().logout.finish(logout_id)
-    return _answer(finished) if finished else render_template("logged_out.html")
-
-
-def _answer(finished: FinishedLogout) -> ResponseReturnValue:
-    initiator = finished.initiator
-    if initiator.saml_request is not None:
-        outgoing = services().logout.saml.response(initiator.saml_request, finished.complete)
-        if not outgoing.fields:
-            return redirect(outgoing.url)
-        allow_form_action(outgoing.url)
-        return render_template("saml_post.html", action=outgoing.url, fields=outgoing.fields)
-    if initiator.redirect_url:
-        return redirect(initiator.redirect_url)
-    return render_template("logged_out.html", partial=not finished.complete)
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    return answer(finished)

@@ -132,6 +132,12 @@ class SessionAuthority:
         state.join(participant)
         self.store.set(INDEX_PREFIX + participant.session_index, sid.encode(), self.index_ttl)
 
+    def join_client(self, state: IdpSession, sid: str, client_id: str) -> str:
+        """An OpenID Connect client about to receive an ID token of this session: its ``sid``."""
+        oidc_sid = state.oidc_sid(self.new_token())
+        self.join(state, sid, Participant("oidc", client_id, "", oidc_sid))
+        return oidc_sid
+
     # --- which session a LogoutRequest ends -------------------------------------------------------
 
     def session_named_by(

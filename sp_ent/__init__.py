@@ -27,7 +27,7 @@ from sp_ent.oidc.relying_party import OidcRelyingParty
 from sp_ent.oidc.settings import RelyingPartyConfig
 from sp_ent.saml_sp import SLO_PATH, ent_saml_client
 from sp_ent.sign_in import MAX_PENDING, OidcSignIn, SamlSignIn, SignInMethod
-from sp_ent.single_logout import ParticipantLogout
+from sp_ent.single_logout import ParticipantLogout, ProviderSessions
 
 EXTENSION = "ent"
 # A NameID + SessionIndex finds its session this long at least (a session lives longer in use).
@@ -94,7 +94,8 @@ def create_app(
             RelyingPartyConfig.from_settings(settings), oidc_http or UrllibHttpClient(), clock
         )
         pending = PendingRequests(key="oidc_pending", max_count=MAX_PENDING, ttl_seconds=ttl)
-        oidc_sign_in = OidcSignIn(rp=rp, pending=pending, clock=clock)
+        sessions = ProviderSessions(store, max(settings.session_ttl_seconds, SLO_INDEX_TTL_SECONDS), ttl)
+        oidc_sign_in = OidcSignIn(rp=rp, pending=pending, clock=clock, logout=sessions)
     app.extensions[EXTENSION] = EntServices(
         settings=settings,
         saml=saml,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 from flask.sessions import SessionMixin
@@ -23,7 +24,7 @@ from federation.stores import KeyValueStore, consume_once
 from sp_ent.oidc import core as oidc
 from sp_ent.oidc.relying_party import OidcRelyingParty
 from sp_ent.session_state import EntSession, SignedInParent
-from sp_ent.single_logout import ParticipantLogout
+from sp_ent.single_logout import ParticipantLogout, ProviderSessions
 
 Session = MutableMapping[str, Any]
 MAX_PENDING = 5  # a few tabs at once; older requests are forgotten
@@ -38,6 +39,11 @@ class SignInMethod(Protocol):
 
     def logout_url(self, session: Session, ent_session: EntSession) -> str | None:
         """Where to go after the local logout to end ÉduConnect's session too, if anywhere."""
+        ...
+
+    @property
+    def logout_destination(self) -> str | None:
+        """Where « Se déconnecter » leads at ÉduConnect, as a CSP source (``form-action``)."""
         ...
 
 
@@ -56,6 +62,11 @@ class SamlSignIn:
         outgoing = self.saml.authn_request(scoped_idp=self.aten_entity_id if through_aten else None)
         self.pending.add(session, outgoing.request_id, self.clock())
         return outgoing.url
+
+    @cached_property
+    def logout_destination(self) -> str | None:
+        endpoint = self.logout.saml.peer_endpoint(self.logout.idp_entity_id)
+        return endpoint[1] if endpoint else None
 
     def logout_url(self, session: Session, ent_session: EntSession) -> str | None:
         """A signed LogoutRequest to ÉduConnect (HTTP-Redirect), for a session opened by SAML."""
@@ -97,6 +108,7 @@ class OidcSignIn:
     rp: OidcRelyingParty
     pending: PendingRequests
     clock: Callable[[], float]
+    logout: ProviderSessions
 
     def login_url(self, session: Session, through_aten: bool) -> str:
         """Remember state, nonce and verifier, then off to ÉduConnect's authorization endpoint."""
@@ -105,12 +117,17 @@ class OidcSignIn:
         self.pending.add(session, authorization.state, self.clock(), data)
         return self.rp.authorization_url(authorization, oidc.ATEN_HINT if through_aten else None)
 
+    @property
+    def logout_destination(self) -> str | None:
+        return self.rp.config.issuer + "/"  # the end-session endpoint is under the issuer
+
     def logout_url(self, session: Session, ent_session: EntSession) -> str | None:
         """RP-initiated logout at ÉduConnect, back to the portal."""
         return self.rp.end_session_url(ent_session.oidc_id_token) if ent_session.oidc_id_token else None
 
-    def accept_callback(self, session: Session, args: Mapping[str, str]) -> tuple[SignedInParent, str]:
-        """(parent, ID token) from the callback of one of this browser's live requests, used once."""
+    def accept_callback(self, session: Session, args: Mapping[str, str]) -> tuple[SignedInParent, str, str]:
+        """(parent, ID token, its ``sid``) from the callback of one of this browser's live
+        requests, used once."""
         state = args.get("state", "")
         entry = self.pending.consume(session, state, self.clock())
         if entry is None:
@@ -125,7 +142,7 @@ class OidcSignIn:
             family_name=parent.family_name,
             attributes=parent.attributes,
         )
-        return signed_in, parent.id_token
+        return signed_in, parent.id_token, parent.sid
 
 
 def open_parent_session(

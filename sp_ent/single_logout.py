@@ -24,9 +24,11 @@ from federation.saml_logout import (
     VerifiedLogoutResponse,
 )
 from federation.sessions import end_stored_session
-from federation.stores import KeyValueStore
+from federation.stores import KeyValueStore, consume_once
 
 INDEX_PREFIX = "ent-slo:"  # (NameID, SessionIndex) → the ENT session id
+SID_PREFIX = "ent-oidc-sid:"  # the provider's ``sid`` → the ENT session id
+LOGOUT_TOKEN_SCOPE = "ent-logout-token"  # noqa: S105 - a replay-cache scope
 Session = MutableMapping[str, Any]
 
 
@@ -78,3 +80,33 @@ class ParticipantLogout:
         if response.is_complete:
             return "complete"
         return "partial" if response.status.endswith(":Success") else "local"
+
+
+@dataclass(frozen=True)
+class ProviderSessions:
+    """OpenID Connect Front- and Back-Channel Logout at the ENT: the provider's ``sid`` of each
+    ID token leads to the ENT session it opened; a logout token's ``jti`` is used once."""
+
+    store: KeyValueStore
+    index_ttl_seconds: int
+    replay_ttl_seconds: int
+
+    def remember(self, sid: str, provider_sid: str) -> None:
+        self.store.set(_sid_key(provider_sid), sid.encode(), self.index_ttl_seconds)
+
+    def end(self, session: Session, current_sid: str, provider_sid: str) -> bool:
+        """End the ENT session opened under ``provider_sid``; False when there is none left."""
+        raw = self.store.pop(_sid_key(provider_sid))
+        if raw is None:
+            return False
+        end_stored_session(self.store, raw.decode())
+        if raw.decode() == current_sid:
+            session.clear()
+        return True
+
+    def consume_token_id(self, issuer: str, jti: str) -> None:
+        consume_once(self.store, f"{LOGOUT_TOKEN_SCOPE}:{issuer}", jti, self.replay_ttl_seconds)
+
+
+def _sid_key(provider_sid: str) -> str:
+    return SID_PREFIX + hashlib.sha256(provider_sid.encode()).hexdigest()

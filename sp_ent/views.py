@@ -16,6 +16,15 @@ from sp_ent.sign_in import open_parent_session
 bp = Blueprint("ent", __name__, template_folder="templates")
 
 
+@bp.before_app_request
+def allow_logout_to_reach_educonnect() -> None:
+    """Browsers apply ``form-action`` to the redirects after a form (CSP3 §6.3.3.2): the answer to
+    « Se déconnecter » redirects to ÉduConnect, so exactly its logout endpoint is allowed."""
+    destination = services().sign_in.logout_destination
+    if destination:
+        allow_form_action(destination)
+
+
 @bp.get("/")
 def portal() -> str:
     return render_template("portal.html")
@@ -68,6 +77,12 @@ def logout() -> ResponseReturnValue:
     if end_session is None:
         return render_template("logged_out.html", outcome="local")
     return redirect(end_session)
+
+
+@bp.get("/deconnexion/terminee")
+def logged_out() -> ResponseReturnValue:
+    """Where ÉduConnect's RP-initiated logout brings the parent back (``post_logout_redirect_uri``)."""
+    return render_template("logged_out.html", outcome="complete")
 
 
 @bp.route("/saml/slo", methods=["GET", "POST"])

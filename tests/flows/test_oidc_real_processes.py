@@ -52,6 +52,6 @@ def test_parent_signs_in_through_oidc_over_real_http(oidc_demo):
         headers={"Referer": oidc_demo["ent"] + "/deconnexion"},
     )
     with opener.open(logout, timeout=10) as portal:
-        assert portal.url == oidc_demo["ent"] + "/"  # back from ÉduConnect's end_session
+        assert portal.url == oidc_demo["ent"] + "/deconnexion/terminee"  # back from end_session
     with opener.open(oidc_demo["ent"] + "/connexion/educonnect", timeout=10) as again:
         assert again.url.startswith(oidc_demo["idp"] + "/connexion")  # ÉduConnect session ended
