@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from federation.errors import ProtocolError
 from federation.saml_logout import (
+    OutgoingMessage,
     SessionSubject,
     SingleLogout,
     VerifiedLogoutRequest,
@@ -162,7 +163,8 @@ class SessionAuthority:
                 sid == current_sid and mine and state.account_id
             ):
                 raise ProtocolError(
-                    f"LogoutRequest of {request.issuer}: not the NameID and session of {sid[:6]}…"
+                    f"LogoutRequest of {request.issuer}: NameID and SessionIndex "
+                    f"{request.session_indexes} not of one session"
                 )
         return None
 
@@ -199,7 +201,7 @@ class SessionAuthority:
         self.store.set(LOGOUT_PREFIX + logout_id, json.dumps(record).encode(), LOGOUT_TTL_SECONDS)
         return LogoutInProgress(logout_id, tuple(frames))
 
-    def _saml_request(self, participant: Participant, logout_id: str) -> Any:
+    def _saml_request(self, participant: Participant, logout_id: str) -> OutgoingMessage | None:
         if self.saml.peer_endpoint(participant.peer) is None:
             return None  # an SP without SingleLogoutService: nothing to send
         subject = SessionSubject(
