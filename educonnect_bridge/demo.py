@@ -26,7 +26,13 @@ def register_demo_client(idp: Settings, ent: Settings) -> str:
     time so it always matches that secret. Both apps' sides of it meet here, above them.
     """
     # Imported here: every other command (``serve idp`` included) runs without the ENT loaded.
-    from sp_ent.oidc.settings import CALLBACK_PATH, DEMO_SECRET_FILE
+    from sp_ent.oidc.settings import (
+        BACKCHANNEL_LOGOUT_PATH,
+        CALLBACK_PATH,
+        DEMO_SECRET_FILE,
+        FRONTCHANNEL_LOGOUT_PATH,
+        LOGGED_OUT_PATH,
+    )
 
     client_id = ent.oidc.client_id if ent.oidc else "ent-demo"
     secret_path = ent.state_dir / DEMO_SECRET_FILE
@@ -41,7 +47,9 @@ def register_demo_client(idp: Settings, ent: Settings) -> str:
             client_id=client_id,
             client_name="ENT de démonstration",
             redirect_uris=(ent.base_url + CALLBACK_PATH,),
-            post_logout_redirect_uris=(ent.base_url + "/",),
+            post_logout_redirect_uris=(ent.base_url + LOGGED_OUT_PATH,),
+            frontchannel_logout_uri=ent.base_url + FRONTCHANNEL_LOGOUT_PATH,
+            backchannel_logout_uri=ent.base_url + BACKCHANNEL_LOGOUT_PATH,
             token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
             client_secret_hash=hash_client_secret(secret),
             sector_identifier=ent.entity_id,  # same subject as the demo ENT's SAML NameID

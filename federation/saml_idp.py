@@ -81,13 +81,22 @@ class PostForm:
 
     action: str
     fields: dict[str, str]
+    session_index: str = ""  # of the AuthnStatement: what a LogoutRequest names (SAML core §3.7.1)
 
 
-def idp_service_block(settings: Settings, title: str) -> dict[str, dict[str, object]]:
+def idp_service_block(
+    settings: Settings, title: str, slo_url: str | None = None
+) -> dict[str, dict[str, object]]:
+    """``slo_url``: the SingleLogoutService (HTTP-Redirect and HTTP-POST) of a session authority."""
+    endpoints: dict[str, list[tuple[str, str]]] = {
+        "single_sign_on_service": [(f"{settings.base_url}/saml/sso", BINDING_HTTP_REDIRECT)]
+    }
+    if slo_url:
+        endpoints["single_logout_service"] = [(slo_url, BINDING_HTTP_REDIRECT), (slo_url, BINDING_HTTP_POST)]
     return {
         "idp": service_block(
             name=title,
-            endpoints={"single_sign_on_service": [(f"{settings.base_url}/saml/sso", BINDING_HTTP_REDIRECT)]},
+            endpoints=endpoints,
             want_authn_requests_signed=True,
             sign_response=True,
             sign_assertion=True,
@@ -260,6 +269,7 @@ class IdentityProviderCore:
                 authn={"class_ref": AUTHN_CONTEXT_CLASS, "authn_instant": int(authn_instant.timestamp())},
             )
             xml = str(response)
+            session_index = _session_index(xml)
             if sealer is not None:
                 xml = sealer.seal_response(
                     xml,
@@ -274,7 +284,7 @@ class IdentityProviderCore:
         fields = {"SAMLResponse": base64.b64encode(xml.encode()).decode()}
         if request.relay_state:
             fields["RelayState"] = request.relay_state
-        return PostForm(action=request.acs_url, fields=fields)
+        return PostForm(action=request.acs_url, fields=fields, session_index=session_index)
 
     def _peek_issuer(self, saml_request: str) -> str:
         """Issuer before verification, only to tell "unknown partner" from "bad signature"."""
@@ -292,6 +302,12 @@ class IdentityProviderCore:
         issued = dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
         if not now - MAX_REQUEST_AGE - self.skew <= issued <= now + self.skew:
             raise ProtocolError(f"IssueInstant {issue_instant} outside the accepted window")
+
+
+def _session_index(xml: str) -> str:
+    """The SessionIndex pysaml2 gave the AuthnStatement (read before any encryption)."""
+    statement = parse_xml(xml.encode()).find(f".//{{{SAML_NS}}}AuthnStatement")
+    return statement.get("SessionIndex", "") if statement is not None else ""
 
 
 def _requested_idps(message: object) -> tuple[str, ...]:

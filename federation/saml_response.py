@@ -35,6 +35,10 @@ class VerifiedAssertion:
     assertion_id: str
     in_response_to: str
     attributes: dict[str, list[str]]
+    # What a LogoutRequest names (SAML core §3.7.1): the NameID's qualifiers, the SessionIndex.
+    name_qualifier: str = ""
+    sp_name_qualifier: str = ""
+    session_index: str = ""
 
     def first(self, name: str) -> str:
         values = self.attributes.get(name) or [""]
@@ -77,7 +81,15 @@ def parse_strict_response(
         assertion_id=response.assertion.id,
         in_response_to=message.in_response_to,
         attributes={k: [str(v) for v in vals] for k, vals in response.get_identity().items()},
+        name_qualifier=name_id.name_qualifier or "",
+        sp_name_qualifier=name_id.sp_name_qualifier or "",
+        session_index=_session_index(response.assertion),
     )
+
+
+def _session_index(assertion: Any) -> str:
+    statements = assertion.authn_statement or []
+    return (statements[0].session_index or "") if statements else ""
 
 
 def _check_one_assertion(xml: bytes) -> None:

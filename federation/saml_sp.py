@@ -28,14 +28,23 @@ class SpRole:
     entity_id: str
     acs_url: str  # HTTP-POST, the only binding we accept Responses on
     name: str
+    slo_url: str | None = None  # SingleLogoutService (HTTP-Redirect and HTTP-POST), if any
 
     def services(self) -> dict[str, dict[str, object]]:
         """The ``service.sp`` block: signed requests out, signed Response and Assertion in, never
         unsolicited."""
+        endpoints: dict[str, list[tuple[str, str]]] = {
+            "assertion_consumer_service": [(self.acs_url, BINDING_HTTP_POST)]
+        }
+        if self.slo_url:
+            endpoints["single_logout_service"] = [
+                (self.slo_url, BINDING_HTTP_REDIRECT),
+                (self.slo_url, BINDING_HTTP_POST),
+            ]
         return {
             "sp": service_block(
                 name=self.name,
-                endpoints={"assertion_consumer_service": [(self.acs_url, BINDING_HTTP_POST)]},
+                endpoints=endpoints,
                 authn_requests_signed=True,
                 want_response_signed=True,
                 want_assertions_signed=True,

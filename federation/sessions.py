@@ -42,6 +42,27 @@ def rotate_session(session: SessionMixin) -> None:
     session.modified = True
 
 
+def session_id(session: SessionMixin) -> str:
+    """The id this session is stored under (after any rotation in this request)."""
+    if not isinstance(session, StoreSession):
+        raise TypeError("session_id needs the store-backed session")
+    return session.sid
+
+
+def stored_session(store: KeyValueStore, sid: str) -> dict[str, Any] | None:
+    """Another browser's session, read without touching its TTL (Single Logout finds it by index)."""
+    raw = store.get(SESSION_PREFIX + sid)
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    return data if isinstance(data, dict) else None
+
+
+def end_stored_session(store: KeyValueStore, sid: str) -> None:
+    """End a session wherever its browser is: its next request starts a fresh one."""
+    store.delete(SESSION_PREFIX + sid)
+
+
 class StoreSessionInterface(SessionInterface):
     def __init__(self, store: KeyValueStore, cookie: CookieSettings, ttl_seconds: int) -> None:
         self.store, self.cookie, self.ttl = store, cookie, ttl_seconds

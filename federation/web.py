@@ -213,6 +213,16 @@ def allow_form_action(*urls: str) -> None:
     g.form_action = [*getattr(g, "form_action", []), *urls]
 
 
+def allow_frames(*sources: str) -> None:
+    """Let this response's page load these origins in frames (front-channel Single Logout)."""
+    g.frame_src = [*getattr(g, "frame_src", []), *sources]
+
+
+def allow_framing_by(*sources: str) -> None:
+    """Let these origins frame this response (a front-channel logout answered in a frame)."""
+    g.frame_ancestors = [*getattr(g, "frame_ancestors", []), *sources]
+
+
 def _readyz() -> tuple[dict[str, Any], int]:
     from flask import current_app
 
@@ -231,15 +241,18 @@ def _readyz() -> tuple[dict[str, Any], int]:
 def _install_security_headers(app: Flask, settings: Settings) -> None:
     def headers(response: Response) -> Response:
         form_action = " ".join(["'self'", *getattr(g, "form_action", [])])
+        frame_src = " ".join(getattr(g, "frame_src", [])) or "'none'"
+        frame_ancestors = " ".join(getattr(g, "frame_ancestors", [])) or "'none'"
         response.headers["Content-Security-Policy"] = (
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            f"font-src 'self'; connect-src 'self'; form-action {form_action}; "
-            "frame-ancestors 'none'; base-uri 'none'"
+            f"font-src 'self'; connect-src 'self'; form-action {form_action}; frame-src {frame_src}; "
+            f"frame-ancestors {frame_ancestors}; base-uri 'none'"
         )
         response.headers["X-Content-Type-Options"] = "nosniff"
         # same-origin: Flask-WTF checks the Referer of HTTPS form posts; SAML URLs never leak outside.
         response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["X-Frame-Options"] = "DENY"
+        if frame_ancestors == "'none'":
+            response.headers["X-Frame-Options"] = "DENY"  # frame-ancestors says more where it is set
         response.headers.setdefault("Cache-Control", "no-store")
         if not settings.is_demo:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"

@@ -6,32 +6,41 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+
 from flask import Flask
 
 from federation.database import make_engine, make_session_factory, ping
 from federation.pending_requests import PendingRequests
 from federation.saml_backend import check_crypto_backend
+from federation.saml_logout import SingleLogout
 from federation.settings import Settings, load_settings
 from federation.stores import StoreCounter
 from federation.web import add_readiness_check, create_base_app, get_store, request_connections
-from idp import children_views, transition_views, views
+from idp import children_views, logout_views, transition_views, views
 from idp.continuation import ChildrenStep, Continuation
 from idp.domain.authentication import Authenticator
 from idp.domain.child_attachment import ChildAttachment
 from idp.domain.transition import TransitionService
 from idp.oidc import views as oidc_views
+from idp.oidc.logout import ClientLogout, LogoutPoster, UrllibLogoutPoster
 from idp.oidc.provider import OidcProvider
-from idp.saml_idp import SamlIdentityProvider
+from idp.saml_idp import SLO_PATH, SamlIdentityProvider
 from idp.saml_sp_aten import AtenClient
 from idp.services import EXTENSION, IdpServices, utc_now
+from idp.single_logout import SessionAuthority
 from idp.storage.sql_accounts import SqlAccountRepository, new_account_id
 from idp.storage.sql_registry import SqlRegistryRepository
 from idp.storage.sql_release import SqlReleaseReader
 
-MAX_PENDING_ATEN_REQUESTS = 5  # a few tabs at once; the oldest is forgotten first
+MAX_PENDING_ATEN_REQUESTS = 5
+# A SessionIndex finds its session this long at least (a session lives longer while in use).
+INDEX_TTL_SECONDS = 12 * 3600  # a few tabs at once; the oldest is forgotten first
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, logout_poster: LogoutPoster | None = None) -> Flask:
+    """``logout_poster``: the back channel to the clients' ``backchannel_logout_uri`` (urllib)."""
     settings = settings or load_settings("idp")
     app = create_base_app(__name__, settings, service_title="ÉduConnect")
     engine = make_engine(settings.database_url)
@@ -45,6 +54,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     aten = AtenClient(settings)
     check_crypto_backend(aten.client, settings)
     store = get_store(app)
+    saml_logout = SingleLogout(
+        saml.server,
+        saml.providers,
+        peer_type="spsso",
+        endpoint_url=settings.base_url + SLO_PATH,
+        skew=dt.timedelta(seconds=settings.clock_skew_seconds),
+        store=store,
+        replay_ttl_seconds=settings.pending_request_ttl_seconds,
+    )
+    # Clients and keys are read now: a bad file stops the start.
+    oidc = OidcProvider(settings, release, accounts, store, logout_url=saml.logout_url)
     app.extensions[EXTENSION] = IdpServices(
         settings=settings,
         clock=utc_now,
@@ -61,10 +81,16 @@ def create_app(settings: Settings | None = None) -> Flask:
         aten_requests=PendingRequests(
             "aten", MAX_PENDING_ATEN_REQUESTS, settings.pending_request_ttl_seconds
         ),
-        # Clients and keys are read now: a bad file stops the start.
-        oidc=OidcProvider(settings, release, accounts, store, logout_url=saml.logout_url),
+        oidc=oidc,
+        logout=SessionAuthority(
+            store,
+            saml_logout,
+            saml.entity_id,
+            index_ttl_seconds=max(settings.session_ttl_seconds, INDEX_TTL_SECONDS),
+            clients=ClientLogout(oidc, logout_poster or UrllibLogoutPoster(), time.time),
+        ),
     )
     add_readiness_check(app, "database", lambda: ping(engine))
-    for blueprint in (views.bp, transition_views.bp, children_views.bp, oidc_views.bp):
+    for blueprint in (views.bp, transition_views.bp, children_views.bp, oidc_views.bp, logout_views.bp):
         app.register_blueprint(blueprint)
     return app

@@ -23,8 +23,11 @@ from federation.settings import ServiceProvider, Settings
 __all__ = ["AuthenticationRequest", "PostForm", "SamlIdentityProvider", "idp_services"]
 
 
+SLO_PATH = "/saml/slo"
+
+
 def idp_services(settings: Settings) -> dict[str, dict[str, object]]:
-    return idp_service_block(settings, "ÉduConnect")
+    return idp_service_block(settings, "ÉduConnect", slo_url=settings.base_url + SLO_PATH)
 
 
 class SamlIdentityProvider(IdentityProviderCore):

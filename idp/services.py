@@ -24,6 +24,7 @@ from idp.domain.transition import TransitionService
 from idp.oidc.provider import OidcProvider
 from idp.saml_idp import SamlIdentityProvider
 from idp.saml_sp_aten import AtenClient
+from idp.single_logout import SessionAuthority
 
 EXTENSION = "idp"
 
@@ -50,6 +51,7 @@ class IdpServices:
     aten: AtenClient
     aten_requests: PendingRequests  # this browser's AuthnRequests to ATEN (parcours de transition)
     oidc: OidcProvider
+    logout: SessionAuthority  # Single Logout: the participants of each session, their notification
 
 
 def services() -> IdpServices:

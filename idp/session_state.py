@@ -31,6 +31,20 @@ _UPSTREAM = "upstream"
 _PROPOSED_IDENTIFIER = "proposed_identifier"
 _CREATED_IDENTIFIER = "created_identifier"
 _VERIFIED_AT = "at"
+_SESSION_INDEX = "session_index"
+_PARTICIPANTS = "participants"
+PROTOCOLS = ("saml", "oidc")
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A session participant (SAML core §3.7.3.2): an SP that received an assertion of this
+    session, or an OpenID Connect client that received an ID token of it."""
+
+    protocol: str  # "saml" or "oidc"
+    peer: str  # the SP's entityID or the client_id
+    subject: str  # the persistent NameID or the pairwise ``sub`` it knows the parent by
+    session_index: str  # the SessionIndex of its assertion, or the ``sid`` of its ID token
 
 
 @dataclass
@@ -50,6 +64,9 @@ class IdpSession:
     upstream_verified_at: dt.datetime | None = None
     proposed_identifier: str | None = None  # shown on « Choisir mon mot de passe »
     created_identifier: str | None = None  # shown on « Votre compte est créé. »
+    # The OpenID Connect ``sid`` of this login (OpenID Connect Front-Channel Logout §3).
+    session_index: str | None = None
+    participants: tuple[Participant, ...] = ()
 
     @classmethod
     def load(cls, session: Mapping[str, Any]) -> IdpSession:
@@ -68,6 +85,8 @@ class IdpSession:
             upstream_verified_at=_instant(upstream.get(_VERIFIED_AT)) if isinstance(upstream, dict) else None,
             proposed_identifier=_text(session.get(_PROPOSED_IDENTIFIER)),
             created_identifier=_text(session.get(_CREATED_IDENTIFIER)),
+            session_index=_text(session.get(_SESSION_INDEX)),
+            participants=_participants(session.get(_PARTICIPANTS)),
         )
 
     def save(self, session: MutableMapping[str, Any]) -> None:
@@ -122,7 +141,22 @@ class IdpSession:
             _UPSTREAM: upstream,
             _PROPOSED_IDENTIFIER: self.proposed_identifier,
             _CREATED_IDENTIFIER: self.created_identifier,
+            _SESSION_INDEX: self.session_index,
+            _PARTICIPANTS: [dataclasses.asdict(p) for p in self.participants] or None,
         }
+
+    def join(self, participant: Participant) -> None:
+        """Record a participant of this session (its latest sign-in replaces an earlier one)."""
+        kept = [
+            p for p in self.participants if (p.protocol, p.peer) != (participant.protocol, participant.peer)
+        ]
+        self.participants = (*kept, participant)
+
+    def oidc_sid(self, new_sid: str) -> str:
+        """The ``sid`` of this session's ID tokens (OpenID Connect Front-Channel Logout §3)."""
+        if self.session_index is None:
+            self.session_index = new_sid
+        return self.session_index
 
 
 def signed_in_account(state: IdpSession, accounts: AccountRepository) -> Account | None:
@@ -158,6 +192,20 @@ def _authn_request(value: Any) -> AuthenticationRequest | None:
         return AuthenticationRequest.from_session(value)
     except TypeError:
         return None
+
+
+def _participants(value: Any) -> tuple[Participant, ...]:
+    if not isinstance(value, list):
+        return ()
+    kept = []
+    for item in value:
+        try:
+            participant = Participant(**item)
+        except TypeError:
+            continue
+        if participant.protocol in PROTOCOLS:
+            kept.append(participant)
+    return tuple(kept)
 
 
 def _upstream_identity(value: Any) -> UpstreamIdentity | None:

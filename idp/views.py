@@ -1,4 +1,4 @@
-"""ÉduConnect pages: SAML SSO endpoint, login, the HTTP-POST answer, logout."""
+"""ÉduConnect pages: SAML SSO endpoint, login, the HTTP-POST answer (logout: idp/logout_views.py)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from flask.typing import ResponseReturnValue
 
 from federation.errors import SessionExpired
+from federation.sessions import session_id
 from federation.web import HELP_URL, allow_form_action, saml_metadata_response
 from idp.domain.errors import InvalidCredentials, TooManyAttempts
 from idp.domain.parent_release import subject_for
 from idp.domain.release import released_attributes
 from idp.saml_idp import AuthenticationRequest
 from idp.services import IdpServices, services
-from idp.session_state import IdpSession, signed_in_account
+from idp.session_state import IdpSession, Participant, signed_in_account
 from idp.sign_in import sign_in
 
 bp = Blueprint("idp", __name__, template_folder="templates")
@@ -86,14 +87,19 @@ def answer_or_continue(
     state.save(session)
     if step:
         return redirect(step)
+    subject = subject_for(release, svc.subjects)
     form = svc.saml.build_response(
         authn,
-        subject=subject_for(release, svc.subjects),
+        subject=subject,
         attributes=released_attributes(
             release.account, state.auth_time, svc.saml.logout_url, release.children
         ),
         authn_instant=state.auth_time,
     )
+    # This SP is now a participant of the session (Single Logout, idp.single_logout).
+    participant = Participant("saml", authn.sp_entity_id, subject, form.session_index)
+    svc.logout.join(state, session_id(session), participant)
+    state.save(session)
     allow_form_action(form.action)
     return render_template("saml_post.html", action=form.action, fields=form.fields)
 
@@ -104,12 +110,6 @@ def signed_in() -> ResponseReturnValue:
     if account is None:
         return redirect(url_for(".login"))
     return render_template("signed_in.html", account=account)
-
-
-@bp.get("/deconnexion")
-def logout() -> str:
-    session.clear()
-    return render_template("logged_out.html")
 
 
 @bp.get("/")

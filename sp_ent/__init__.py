@@ -7,6 +7,7 @@ parents to their children's ENT.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from flask import Flask, current_app
 from federation.errors import ConfigurationError
 from federation.pending_requests import PendingRequests
 from federation.saml_backend import check_crypto_backend
+from federation.saml_logout import SingleLogout
 from federation.saml_sp import SamlSpClient
 from federation.settings import Settings, load_settings
 from federation.web import create_base_app, get_store
@@ -23,10 +25,13 @@ from sp_ent.establishments import EntDirectory, load_directory
 from sp_ent.oidc.http_client import HttpClient, UrllibHttpClient
 from sp_ent.oidc.relying_party import OidcRelyingParty
 from sp_ent.oidc.settings import RelyingPartyConfig
-from sp_ent.saml_sp import ent_saml_client
+from sp_ent.saml_sp import SLO_PATH, ent_saml_client
 from sp_ent.sign_in import MAX_PENDING, OidcSignIn, SamlSignIn, SignInMethod
+from sp_ent.single_logout import ParticipantLogout, ProviderSessions
 
 EXTENSION = "ent"
+# A NameID + SessionIndex finds its session this long at least (a session lives longer in use).
+SLO_INDEX_TTL_SECONDS = 12 * 3600
 
 
 @dataclass(frozen=True)
@@ -57,12 +62,30 @@ def create_app(
     saml = ent_saml_client(settings)
     check_crypto_backend(saml.client, settings)
     ttl = settings.pending_request_ttl_seconds
+    store = get_store(app)
+    logout = ParticipantLogout(
+        saml=SingleLogout(
+            saml.client,
+            [saml.idp_entity_id],
+            peer_type="idpsso",
+            endpoint_url=settings.base_url + SLO_PATH,
+            skew=dt.timedelta(seconds=settings.clock_skew_seconds),
+            store=store,
+            replay_ttl_seconds=ttl,
+        ),
+        idp_entity_id=saml.idp_entity_id,
+        store=store,
+        pending=PendingRequests(key="slo_pending", max_count=MAX_PENDING, ttl_seconds=ttl),
+        index_ttl_seconds=max(settings.session_ttl_seconds, SLO_INDEX_TTL_SECONDS),
+        clock=clock,
+    )
     saml_sign_in = SamlSignIn(
         saml=saml,
         pending=PendingRequests(key="pending_requests", max_count=MAX_PENDING, ttl_seconds=ttl),
-        store=get_store(app),
+        store=store,
         aten_entity_id=settings.aten_entity_id,
         clock=clock,
+        logout=logout,
     )
     oidc_sign_in = None
     if settings.protocol == "oidc":
@@ -71,7 +94,8 @@ def create_app(
             RelyingPartyConfig.from_settings(settings), oidc_http or UrllibHttpClient(), clock
         )
         pending = PendingRequests(key="oidc_pending", max_count=MAX_PENDING, ttl_seconds=ttl)
-        oidc_sign_in = OidcSignIn(rp=rp, pending=pending, clock=clock)
+        sessions = ProviderSessions(store, max(settings.session_ttl_seconds, SLO_INDEX_TTL_SECONDS), ttl)
+        oidc_sign_in = OidcSignIn(rp=rp, pending=pending, clock=clock, logout=sessions)
     app.extensions[EXTENSION] = EntServices(
         settings=settings,
         saml=saml,

@@ -94,18 +94,12 @@ def establishment(uai: str) -> ResponseReturnValue:
 def _land(state: EntSession, parent: SignedInParent) -> ResponseReturnValue:
     uais = released_uais(parent.attributes)
     if not uais:
-        return render_template("no_establishment.html", parent=parent, logout_url=_idp_logout_url(parent))
+        return render_template("no_establishment.html", parent=parent)
     if state.establishment in uais:
         return redirect(url_for(".establishment", uai=state.establishment))
     if len(uais) == 1:
         return redirect(url_for(".establishment", uai=uais[0]))
     return redirect(url_for(".choose"))
-
-
-def _idp_logout_url(parent: SignedInParent) -> str | None:
-    """FrEduUrlRetour: ÉduConnect's logout page, to sign in again and reach « Ajout d'élèves »."""
-    url = parent.first("FrEduUrlRetour")
-    return url if url.startswith(("https://", "http://")) else None
 
 
 def _child_name(student_id: str) -> str:

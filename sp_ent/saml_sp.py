@@ -11,10 +11,16 @@ from federation.settings import Settings
 
 SERVICE_NAME = "Services en ligne"
 ACS_PATH = "/saml/acs"
+SLO_PATH = "/saml/slo"
 
 
 def ent_sp_role(settings: Settings) -> SpRole:
-    return SpRole(entity_id=settings.entity_id, acs_url=settings.base_url + ACS_PATH, name=SERVICE_NAME)
+    return SpRole(
+        entity_id=settings.entity_id,
+        acs_url=settings.base_url + ACS_PATH,
+        name=SERVICE_NAME,
+        slo_url=settings.base_url + SLO_PATH,
+    )
 
 
 def sp_services(settings: Settings) -> dict[str, dict[str, object]]:

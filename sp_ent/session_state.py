@@ -12,11 +12,13 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from federation.saml_logout import SessionSubject
 from federation.session_values import put_session_value
 
 PARENT_KEY = "parent"
 ESTABLISHMENT_KEY = "etablissement"
 ID_TOKEN_KEY = "oidc_id_token"  # noqa: S105 - a session key
+SAML_SESSION_KEY = "saml_session"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class EntSession:
     parent: SignedInParent | None = None
     establishment: str | None = None  # the UAI last opened, checked again at each use
     oidc_id_token: str | None = None
+    saml_session: SessionSubject | None = None  # NameID and SessionIndex: the LogoutRequest names them
 
     @classmethod
     def load(cls, session: Mapping[str, Any]) -> EntSession:
@@ -55,6 +58,7 @@ class EntSession:
             parent=parent,
             establishment=_text(session.get(ESTABLISHMENT_KEY)),
             oidc_id_token=_text(session.get(ID_TOKEN_KEY)),
+            saml_session=_saml_session(session.get(SAML_SESSION_KEY)),
         )
 
     def save(self, session: MutableMapping[str, Any]) -> None:
@@ -62,6 +66,16 @@ class EntSession:
         put_session_value(session, PARENT_KEY, asdict(self.parent) if self.parent else None)
         put_session_value(session, ESTABLISHMENT_KEY, self.establishment)
         put_session_value(session, ID_TOKEN_KEY, self.oidc_id_token)
+        put_session_value(session, SAML_SESSION_KEY, asdict(self.saml_session) if self.saml_session else None)
+
+
+def _saml_session(value: object) -> SessionSubject | None:
+    if not isinstance(value, dict):
+        return None
+    try:
+        return SessionSubject(**value)
+    except TypeError:
+        return None
 
 
 def _text(value: object) -> str | None:

@@ -80,6 +80,10 @@ def client() -> None:
 @click.option("--scope", "scopes", multiple=True, type=click.Choice(SCOPES), help="Default: all.")
 @click.option("--id-token-alg", type=click.Choice(OIDC_SIGNING_ALGS), default="RS256", show_default=True)
 @click.option("--sector", help="Pairwise sub sector, e.g. the ENT's SAML entityID to keep its subjects.")
+@click.option(
+    "--frontchannel-logout-uri", help="OpenID Connect Front-Channel Logout: loaded in a frame at logout."
+)
+@click.option("--backchannel-logout-uri", help="OpenID Connect Back-Channel Logout: receives a logout token.")
 @click.option("--name", default="", help="Name shown to operators.")
 @click.option(
     "--secret-file",
@@ -96,6 +100,8 @@ def client_add(
     scopes: tuple[str, ...],
     id_token_alg: str,
     sector: str | None,
+    frontchannel_logout_uri: str | None,
+    backchannel_logout_uri: str | None,
     name: str,
     secret_file: Path | None,
     force: bool,
@@ -120,6 +126,8 @@ def client_add(
         jwks=jwks,
         id_token_signed_response_alg=id_token_alg,
         sector_identifier=sector,
+        frontchannel_logout_uri=frontchannel_logout_uri,
+        backchannel_logout_uri=backchannel_logout_uri,
     )
     try:
         path = write_client(directory, registered)

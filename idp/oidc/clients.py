@@ -57,6 +57,10 @@ class OidcClient(ClientMixin):
     # Pairwise ``sub`` sector (OIDC Core §8.1). Default: the client itself. An ENT moving from SAML
     # sets its SAML entityID here and keeps the same subject (the persistent NameID) for each parent.
     sector_identifier: str | None = None
+    # OpenID Connect Front-Channel Logout 1.0 §2 and Back-Channel Logout 1.0 §2.2: where the
+    # OP tells the client its session ended (a frame of the OP's logout page / a POSTed token).
+    frontchannel_logout_uri: str | None = None
+    backchannel_logout_uri: str | None = None
 
     @property
     def sector(self) -> str:
@@ -71,6 +75,10 @@ class OidcClient(ClientMixin):
             "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
             "id_token_signed_response_alg": self.id_token_signed_response_alg,
+            "frontchannel_logout_uri": self.frontchannel_logout_uri,
+            "frontchannel_logout_session_required": True,
+            "backchannel_logout_uri": self.backchannel_logout_uri,
+            "backchannel_logout_session_required": True,
         }
 
     @cached_property
@@ -148,6 +156,12 @@ def client_from_mapping(data: Mapping[str, Any], origin: str) -> OidcClient:
             raise ConfigurationError(f"{origin}: {key} manquant ou invalide")
         return value
 
+    def optional_text(key: str) -> str | None:
+        value = data.get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ConfigurationError(f"{origin}: {key} doit être une URI")
+        return value
+
     def texts(key: str, default: Iterable[str] = ()) -> tuple[str, ...]:
         value = data.get(key, list(default))
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -165,6 +179,8 @@ def client_from_mapping(data: Mapping[str, Any], origin: str) -> OidcClient:
         jwks=data.get("jwks"),
         id_token_signed_response_alg=text("id_token_signed_response_alg", "RS256"),
         sector_identifier=data.get("sector_identifier"),
+        frontchannel_logout_uri=optional_text("frontchannel_logout_uri"),
+        backchannel_logout_uri=optional_text("backchannel_logout_uri"),
     )
     validate_client(client, origin)
     return client
@@ -178,7 +194,8 @@ def validate_client(client: OidcClient, origin: str) -> None:
         )
     if not client.redirect_uris:
         raise ConfigurationError(f"{origin}: au moins une redirect_uri est nécessaire")
-    for uri in (*client.redirect_uris, *client.post_logout_redirect_uris):
+    logout_uris = (client.frontchannel_logout_uri, client.backchannel_logout_uri)
+    for uri in (*client.redirect_uris, *client.post_logout_redirect_uris, *filter(None, logout_uris)):
         check_registered_uri(uri, origin)
     if client.token_endpoint_auth_method not in AUTH_METHODS:
         raise ConfigurationError(f"{origin}: token_endpoint_auth_method parmi {', '.join(AUTH_METHODS)}")
@@ -239,6 +256,10 @@ def write_client(directory: Path, client: OidcClient) -> Path:
     ]
     if client.sector_identifier:
         lines.append(f"sector_identifier = {_toml_string(client.sector_identifier)}")
+    if client.frontchannel_logout_uri:
+        lines.append(f"frontchannel_logout_uri = {_toml_string(client.frontchannel_logout_uri)}")
+    if client.backchannel_logout_uri:
+        lines.append(f"backchannel_logout_uri = {_toml_string(client.backchannel_logout_uri)}")
     if client.client_secret_hash:
         lines.append(f"client_secret_hash = {_toml_string(client.client_secret_hash)}")
     for key in (client.jwks or {}).get("keys", []):

@@ -48,4 +48,10 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
         "ui_locales_supported": ["fr-FR"],
         "claims_locales_supported": ["fr-FR"],
         "display_values_supported": ["page"],
+        # OpenID Connect Front-Channel Logout 1.0 §3 and Back-Channel Logout 1.0 §2.1: ``sid`` in
+        # every ID token, the logout of one session as well as of the parent.
+        "frontchannel_logout_supported": True,
+        "frontchannel_logout_session_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }

@@ -52,6 +52,7 @@ class IssuedCode:
     nonce: str | None
     code_challenge: str | None
     code_challenge_method: str | None
+    sid: str | None = None  # the IdP session's ``sid``, put in the ID token (Front-Channel Logout §3)
     digest: str = ""
 
     def get_redirect_uri(self) -> str:

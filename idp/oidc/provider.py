@@ -34,7 +34,6 @@ from authlib.oidc.core import OpenIDCode, UserInfoEndpoint
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import request as flask_request
-from flask import session
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -69,6 +68,7 @@ class SignedInParent:
 
     account_id: str
     auth_time: int
+    sid: str | None = None  # of the IdP session (OpenID Connect Front-Channel Logout §3)
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ class IdentifiedParent:
     auth_time: int
     subject: str
     children: tuple[ReleasedChild, ...]  # confirmed only, as for SAML
+    sid: str | None = None  # in the ID token: what a logout token names
 
 
 class OidcProvider:
@@ -111,14 +112,16 @@ class OidcProvider:
     def client(self, client_id: str | None) -> OidcClient | None:
         return self.clients.get(client_id or "")
 
-    def answered_parent(self, account_id: str, auth_time: int, client: OidcClient) -> IdentifiedParent | None:
+    def answered_parent(
+        self, account_id: str, auth_time: int, client: OidcClient, sid: str | None = None
+    ) -> IdentifiedParent | None:
         """The parent of a code being redeemed, while their account is active. This answers the
         client: its pairwise ``sub`` is created now if the client never had one."""
         release = self._active_release(account_id, client)
         if release is None:
             return None
         return IdentifiedParent(
-            release.account, auth_time, subject_for(release, self.subjects), release.children
+            release.account, auth_time, subject_for(release, self.subjects), release.children, sid
         )
 
     def token_parent(self, issued: IssuedToken, client: OidcClient) -> IdentifiedParent | None:
@@ -213,6 +216,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 nonce=nonce,
                 code_challenge=data.get("code_challenge"),
                 code_challenge_method=data.get("code_challenge_method"),
+                sid=parent.sid,
             ),
         )
 
@@ -230,7 +234,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def authenticate_user(self, authorization_code: IssuedCode) -> IdentifiedParent | None:
         return self.provider.answered_parent(
-            authorization_code.account_id, authorization_code.auth_time, self.request.client
+            authorization_code.account_id,
+            authorization_code.auth_time,
+            self.request.client,
+            authorization_code.sid,
         )
 
 
@@ -311,7 +318,7 @@ class EduConnectOpenIDCode(OpenIDCode):
         }
 
     def generate_user_info(self, user: IdentifiedParent, scope: str) -> dict[str, Any]:
-        return {"sub": user.subject}
+        return {"sub": user.subject, "sid": user.sid} if user.sid else {"sub": user.subject}
 
 
 class PrivateKeyJwt(JWTBearerClientAssertion):
@@ -433,4 +440,4 @@ class EndSession(EndSessionEndpoint):
         return list(OIDC_SIGNING_ALGS)
 
     def end_session(self, end_session_request: Any) -> None:
-        session.clear()
+        """Nothing here: the view ends the session and every participant's (idp.single_logout)."""

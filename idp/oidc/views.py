@@ -36,8 +36,10 @@ from werkzeug.datastructures import MultiDict
 from wtforms import ValidationError
 
 from federation.errors import ProtocolError, UnknownPartner
+from federation.sessions import session_id
 from federation.web import allow_form_action, csrf
 from idp.domain.authentication import MAX_IDENTIFIER_LENGTH
+from idp.logout_pages import progress_page
 from idp.oidc.discovery import (
     AUTHORIZATION_PATH,
     DISCOVERY_PATH,
@@ -49,6 +51,7 @@ from idp.oidc.discovery import (
 from idp.oidc.provider import OidcProvider, SignedInParent
 from idp.services import services
 from idp.session_state import IdpSession, signed_in_account
+from idp.single_logout import Initiator
 
 bp = Blueprint("oidc", __name__, template_folder="templates")
 
@@ -138,8 +141,11 @@ def authorize() -> ResponseReturnValue:
         return _send_to_login(provider, state, data)
     step = svc.continuation.pending_step(account, state, svc.clock())
     if step is None:
+        # The client becomes a participant of the session: its ID token carries the ``sid``.
+        sid = svc.logout.join_client(state, session_id(session), grant.client.client_id)
         state.save(session)  # every step passed: not asked again in this session
-        response = provider.server.create_authorization_response(grant=grant, grant_user=parent)
+        answered = SignedInParent(account.id, int(auth_time.timestamp()), sid)
+        response = provider.server.create_authorization_response(grant=grant, grant_user=answered)
         return _with_issuer(provider, response)
     if "none" in prompts:
         refusal = InteractionRequiredError(redirect_uri=grant.redirect_uri, state=data.get("state"))
@@ -187,10 +193,15 @@ def end_session() -> ResponseReturnValue:
             validate_csrf(request.form.get("csrf_token"))
         except ValidationError as exc:
             raise CSRFError(str(exc)) from exc
+    # Authlib's answer is the redirect to the registered post_logout_redirect_uri (with state);
+    # it goes out once the session and every other participant's have ended.
     response = provider.server.create_endpoint_response("end_session", logout)
-    if response is not None:
-        return response
-    return render_template("logged_out.html")
+    redirect_url = response.headers.get("Location") if response is not None else None
+    svc = services()
+    state, sid = IdpSession.load(session), session_id(session)
+    svc.logout.end(session, sid, sid, state)
+    client_id = logout.client.client_id if logout.client is not None else None
+    return progress_page(svc.logout.start(state, Initiator(redirect_url=redirect_url, peer=client_id)))
 
 
 def _needs_fresh_login(

@@ -66,6 +66,7 @@ class AuthenticatedParent:
     family_name: str
     attributes: dict[str, list[str]]
     id_token: str
+    sid: str = ""  # the provider's session (Front-/Back-Channel Logout): what a logout names
 
 
 def new_authorization(random_token: Callable[[int], str] = secrets.token_urlsafe) -> PendingAuthorization:
@@ -199,7 +200,45 @@ def authenticated_parent(
         family_name=str(userinfo.get("family_name", "")),
         attributes=attributes,
         id_token=id_token,
+        sid=str(claims.get("sid") or ""),
     )
+
+
+def verified_logout_token_claims(
+    config: RelyingPartyConfig, logout_token: str, keys: KeySet, now: float
+) -> dict[str, Any]:
+    """OpenID Connect Back-Channel Logout 1.0 §2.6: signature with our one algorithm, ``iss``,
+    ``aud``, a recent ``iat``, the back-channel ``events`` member, ``sid`` or ``sub``, no
+    ``nonce``. The caller consumes ``jti`` once."""
+    try:
+        token = jwt.decode(logout_token, keys, algorithms=[config.id_token_alg])
+        jwt.JWTClaimsRegistry(
+            now=int(now),
+            leeway=config.leeway_seconds,
+            iss={"essential": True, "value": config.issuer},
+            aud={"essential": True, "value": config.client_id},
+            iat={"essential": True},
+            jti={"essential": True},
+            events={"essential": True},
+        ).validate(token.claims)
+    except InvalidKeyIdError as exc:
+        raise UnknownSigningKey(f"logout token key not in the JWKS: {exc}") from exc
+    except JoseError as exc:
+        raise ProtocolError(f"logout token refused: {exc}") from exc
+    claims = dict(token.claims)
+    events = claims["events"]
+    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
+        raise ProtocolError("logout token without the back-channel logout event")
+    if "nonce" in claims:
+        raise ProtocolError("logout token with a nonce (Back-Channel Logout §2.4)")
+    if (
+        not isinstance(claims["iat"], int)
+        or claims["iat"] < now - MAX_LOGOUT_TOKEN_AGE_SECONDS - config.leeway_seconds
+    ):
+        raise ProtocolError("logout token too old")
+    if not claims.get("sid") and not claims.get("sub"):
+        raise ProtocolError("logout token naming neither sid nor sub")
+    return claims
 
 
 def end_session_url(config: RelyingPartyConfig, metadata: Mapping[str, Any], id_token: str) -> str | None:
@@ -213,6 +252,10 @@ def end_session_url(config: RelyingPartyConfig, metadata: Mapping[str, Any], id_
         "post_logout_redirect_uri": config.post_logout_redirect_uri,
     }
     return f"{endpoint_url}?{urlencode(params)}"
+
+
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+MAX_LOGOUT_TOKEN_AGE_SECONDS = 300
 
 
 def _s256(verifier: str) -> str:

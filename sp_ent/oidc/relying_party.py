@@ -73,6 +73,14 @@ class OidcRelyingParty:
         claims = self._verified_claims(tokens, pending.nonce)
         return core.authenticated_parent(claims, self._userinfo(tokens.access_token), tokens.id_token)
 
+    def logout_token_claims(self, logout_token: str) -> dict[str, Any]:
+        """A back-channel logout token, verified (one JWKS refresh on an unknown ``kid``)."""
+        try:
+            return core.verified_logout_token_claims(self.config, logout_token, self.keys(), self.clock())
+        except UnknownSigningKey:
+            keys = self.keys(refresh=True)
+            return core.verified_logout_token_claims(self.config, logout_token, keys, self.clock())
+
     def end_session_url(self, id_token: str) -> str | None:
         return core.end_session_url(self.config, self.metadata(), id_token)
 

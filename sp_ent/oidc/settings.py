@@ -8,6 +8,10 @@ from federation.errors import ConfigurationError
 from federation.settings import Settings
 
 CALLBACK_PATH = "/oidc/retour"
+# Where ÉduConnect sends the parent after RP-initiated logout, and its two logout notifications.
+LOGGED_OUT_PATH = "/deconnexion/terminee"
+FRONTCHANNEL_LOGOUT_PATH = "/oidc/deconnexion-frontale"
+BACKCHANNEL_LOGOUT_PATH = "/oidc/deconnexion-serveur"
 DEMO_SECRET_FILE = "ent-oidc-client.secret"  # noqa: S105 - a file name
 
 
@@ -42,7 +46,7 @@ class RelyingPartyConfig:
             client_id=section.client_id,
             client_secret=secret,
             redirect_uri=settings.base_url + CALLBACK_PATH,
-            post_logout_redirect_uri=settings.base_url + "/",
+            post_logout_redirect_uri=settings.base_url + LOGGED_OUT_PATH,
             id_token_alg=section.id_token_alg,
             leeway_seconds=settings.clock_skew_seconds,
         )

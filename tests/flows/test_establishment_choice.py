@@ -156,9 +156,11 @@ def test_no_released_child_gives_a_page_saying_why_and_what_to_do(browser, stack
     text = page_text(landing)
     assert "Aucun élève n'est rattaché à votre compte ÉduConnect" in text
     assert "Pourquoi ?" in text and "Que faire ?" in text and "« Ajout d'élèves »" in text
-    assert attribute_of(landing, '//a[normalize-space()="Se déconnecter d\'ÉduConnect"]/@href') == [
-        "https://idp.test/deconnexion"
+    # One wording (issue 13, item 5): « Se déconnecter », a POST that ends ÉduConnect's session too.
+    assert attribute_of(landing, '//form[.//button[normalize-space()="Se déconnecter"]]/@action') == [
+        "/deconnexion"
     ]
+    assert "Quitter les Services en ligne" not in text and "Se déconnecter d'ÉduConnect" not in text
     assert browser.get("https://ent.test/etablissement").status_code == 200  # same page, no loop
 
 

@@ -45,7 +45,7 @@ def oidc_stack(deployment, backend, tmp_path_factory) -> Stack:
         OidcClient(
             client_id=CLIENT_ID,
             redirect_uris=(f"{ENT}/oidc/retour",),
-            post_logout_redirect_uris=(f"{ENT}/",),
+            post_logout_redirect_uris=(f"{ENT}/deconnexion/terminee",),
             token_endpoint_auth_method="client_secret_basic",
             client_secret_hash=hash_client_secret(secret),
             sector_identifier=ENT_ENTITY_ID,  # the same subject as the ENT's SAML NameID
@@ -159,10 +159,13 @@ def test_children_are_confirmed_then_released_as_a_list(browser, oidc_stack):
 
 def test_logout_ends_the_ent_and_the_idp_sessions(browser, parent):
     sign_in(browser, parent.identifier)
-    out = browser.get(f"{ENT}/deconnexion")
+    confirm = browser.get(f"{ENT}/deconnexion")
+    assert confirm.status_code == 200 and "Se déconnecter ?" in page_text(confirm)  # a GET ends nothing
+    out = browser.submit(confirm)
     assert out.headers["Location"].startswith(f"{IDP}/oidc/logout?")
     back = browser.follow(out)
-    assert back.request.url == f"{ENT}/"  # the registered post_logout_redirect_uri
+    assert back.request.url == f"{ENT}/deconnexion/terminee"  # the registered post_logout_redirect_uri
+    assert "déconnecté des Services en ligne et d'ÉduConnect" in page_text(back)
     assert login_page(browser).request.url == f"{IDP}/connexion"  # ÉduConnect asks again
 
 

@@ -43,7 +43,15 @@ def test_parent_signs_in_through_oidc_over_real_http(oidc_demo):
     with opener.open(request, timeout=10) as landing:
         assert landing.url == oidc_demo["ent"] + "/accueil"
         assert "Bonjour Claire Martin" in landing.read().decode()
-    with opener.open(oidc_demo["ent"] + "/deconnexion", timeout=10) as portal:
-        assert portal.url == oidc_demo["ent"] + "/"  # back from ÉduConnect's end_session
+    with opener.open(oidc_demo["ent"] + "/deconnexion", timeout=10) as confirm:
+        page = lxml.html.fromstring(confirm.read().decode())  # a GET shows the button, ends nothing
+    (token,) = page.xpath('//form[@action="/deconnexion"]//input[@name="csrf_token"]/@value')
+    logout = urllib.request.Request(  # noqa: S310 - loopback URL of the test
+        oidc_demo["ent"] + "/deconnexion",
+        data=urllib.parse.urlencode({"csrf_token": token}).encode(),
+        headers={"Referer": oidc_demo["ent"] + "/deconnexion"},
+    )
+    with opener.open(logout, timeout=10) as portal:
+        assert portal.url == oidc_demo["ent"] + "/deconnexion/terminee"  # back from end_session
     with opener.open(oidc_demo["ent"] + "/connexion/educonnect", timeout=10) as again:
         assert again.url.startswith(oidc_demo["idp"] + "/connexion")  # ÉduConnect session ended

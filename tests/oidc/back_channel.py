@@ -33,3 +33,18 @@ class AppsHttpClient:
         self.calls.append(f"POST {path}")
         response = app.test_client().post(path, base_url=base, data=dict(data), headers=dict(headers))
         return HttpAnswer(response.status_code, response.get_data())
+
+
+@dataclass
+class AppsLogoutPoster:
+    """ÉduConnect's back-channel logout calls, routed to the clients' Flask test clients."""
+
+    apps: dict[str, Flask] = field(default_factory=dict)  # base URL -> app, filled once built
+    statuses: list[int] = field(default_factory=list)
+
+    def post(self, url: str, form: Mapping[str, str]) -> int:
+        parts = urlsplit(url)
+        base = f"{parts.scheme}://{parts.netloc}"
+        response = self.apps[base].test_client().post(parts.path, base_url=base, data=dict(form))
+        self.statuses.append(response.status_code)
+        return response.status_code
