@@ -52,7 +52,11 @@ def http_get(url: str):
     return urllib.request.urlopen(url, timeout=5)  # noqa: S310 - URL checked just above
 
 
-def wait_until_ready(url: str, timeout: float = 30) -> None:
+# Generous: on a loaded shared machine a service has been seen to take 18 s to start.
+START_TIMEOUT, STOP_TIMEOUT = 120, 60
+
+
+def wait_until_ready(url: str, timeout: float = START_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -145,4 +149,4 @@ def live_stack(root: Path, protocol: str = "saml") -> Iterator[LiveStack]:
         for proc in procs:
             proc.terminate()
         for proc in procs:
-            proc.wait(timeout=15)
+            proc.wait(timeout=STOP_TIMEOUT)
