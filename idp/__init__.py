@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from federation.authn_requests_once import AuthnRequestsOnce
 from federation.database import make_engine, make_session_factory, ping
 from federation.pending_requests import PendingRequests
 from federation.saml_backend import check_crypto_backend
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         children=children,
         continuation=Continuation(steps=(ChildrenStep(children),)),
         saml=saml,
+        authn_requests=AuthnRequestsOnce(store, saml.entity_id),
         aten=aten,
         aten_requests=PendingRequests(
             "aten", MAX_PENDING_ATEN_REQUESTS, settings.pending_request_ttl_seconds

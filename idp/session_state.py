@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import secrets
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ _UPSTREAM = "upstream"
 _PROPOSED_IDENTIFIER = "proposed_identifier"
 _CREATED_IDENTIFIER = "created_identifier"
 _VERIFIED_AT = "at"
+_BROWSER_ID = "browser_id"
 
 
 @dataclass
@@ -50,6 +52,9 @@ class IdpSession:
     upstream_verified_at: dt.datetime | None = None
     proposed_identifier: str | None = None  # shown on « Choisir mon mot de passe »
     created_identifier: str | None = None  # shown on « Votre compte est créé. »
+    # Names this browser across the session id rotations of sign-in: the one-time values it
+    # presented first (SAML AuthnRequest IDs, OIDC nonces) are bound to it. Never sent out.
+    browser_id: str | None = None
 
     @classmethod
     def load(cls, session: Mapping[str, Any]) -> IdpSession:
@@ -68,6 +73,7 @@ class IdpSession:
             upstream_verified_at=_instant(upstream.get(_VERIFIED_AT)) if isinstance(upstream, dict) else None,
             proposed_identifier=_text(session.get(_PROPOSED_IDENTIFIER)),
             created_identifier=_text(session.get(_CREATED_IDENTIFIER)),
+            browser_id=_text(session.get(_BROWSER_ID)),
         )
 
     def save(self, session: MutableMapping[str, Any]) -> None:
@@ -81,8 +87,18 @@ class IdpSession:
         """The session of a parent who just signed in: only this browser's pending requests to
         answer are kept, every step is asked again."""
         return IdpSession(
-            account_id=account_id, auth_time=now, pending_saml=self.pending_saml, next_url=self.next_url
+            account_id=account_id,
+            auth_time=now,
+            pending_saml=self.pending_saml,
+            next_url=self.next_url,
+            browser_id=self.browser_id,
         )
+
+    def ensure_browser_id(self) -> str:
+        """This browser's id, drawn at its first request that needs one (saved with the session)."""
+        if self.browser_id is None:
+            self.browser_id = secrets.token_urlsafe(18)
+        return self.browser_id
 
     def resume_after_login(self, path: str) -> None:
         """Resume this local path after login (OIDC authorization); absolute URLs are refused."""
@@ -122,6 +138,7 @@ class IdpSession:
             _UPSTREAM: upstream,
             _PROPOSED_IDENTIFIER: self.proposed_identifier,
             _CREATED_IDENTIFIER: self.created_identifier,
+            _BROWSER_ID: self.browser_id,
         }
 
 
