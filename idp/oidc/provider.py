@@ -5,6 +5,8 @@
 - PKCE S256 for every client, confidential ones included (RFC 9700 §2.1.1); ``plain`` refused.
 - Exact ``redirect_uri`` match (``OidcClient.check_redirect_uri``).
 - Codes single use: a second redemption revokes the token issued from the first (``grant_store``).
+- ``nonce`` bound to the first browser that presents it: the same browser sending the request again
+  gets a fresh code (the RP checks the nonce, OIDC Core §15.5.2), another browser is refused.
 - Client authentication: client_secret_basic, client_secret_post, private_key_jwt (RFC 7523 §2.2,
   decoded with an explicit algorithm list), and ``none`` for public clients (PKCE still required).
 - ID tokens signed RS256 (or ES256 per client) with the ``kid`` of the published key.
@@ -128,6 +130,18 @@ class OidcProvider:
             return None
         return IdentifiedParent(release.account, issued.auth_time, issued.subject, release.children)
 
+    def present_nonce(self, grant: grants.AuthorizationCodeGrant, browser_id: str) -> None:
+        """The nonce of a validated authorization request, bound to the first browser that presents
+        it (``GrantStore.claim_nonce``); another browser gets ``invalid_request``."""
+        data = grant.request.payload.data
+        nonce = data.get("nonce")
+        if nonce and not self.grants.claim_nonce(grant.client.client_id, nonce, browser_id):
+            raise InvalidRequestError(
+                "'nonce' already presented by another browser.",
+                redirect_uri=grant.redirect_uri,
+                state=data.get("state"),
+            )
+
     def _active_release(self, account_id: str, client: OidcClient) -> Release | None:
         release = self.release.for_audience(account_id, client.sector)
         return release if release is not None and release.account.is_active else None
@@ -197,11 +211,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def save_authorization_code(self, code: str, request: Any) -> None:
         parent: SignedInParent = request.user
         data = request.payload.data
-        nonce = data.get("nonce") or None
-        if nonce and not self.provider.grants.remember_nonce(request.client.client_id, nonce):
-            raise InvalidRequestError(
-                "'nonce' already used by this client.", redirect_uri=request.payload.redirect_uri
-            )
+        nonce = data.get("nonce") or None  # bound to this browser when presented (present_nonce)
         self.provider.grants.save_code(
             code,
             IssuedCode(
@@ -289,7 +299,10 @@ class EduConnectOpenIDCode(OpenIDCode):
         self.provider = provider
 
     def exists_nonce(self, nonce: str, request: Any) -> bool:
-        return self.provider.grants.has_nonce(request.payload.client_id, nonce)
+        """Never a replay by itself: the same browser presenting its nonce again (Back, reload, a
+        second tab) gets a fresh code; :meth:`OidcProvider.present_nonce`, which knows the
+        browser, refuses the nonce to any other."""
+        return False
 
     def get_client_algorithm(self, client: OidcClient) -> str:
         return client.id_token_signed_response_alg

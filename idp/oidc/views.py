@@ -4,7 +4,8 @@ The authorization endpoint joins the IdP's own pages: without a session (or with
 or an exceeded ``max_age``) it keeps the request as the parent's next step
 (``IdpSession.resume_after_login``) and sends them to the login page, or with ``idp_hint=aten``
 to the parcours de transition; both end with ``Continuation.next_url``, which brings the parent
-back here. Steps due before any answer (« Ajout d'élèves ») come first too.
+back here. Steps due before any answer (« Ajout d'élèves ») come first too. The nonce of each
+request is bound to this browser (``present_nonce``).
 """
 
 from __future__ import annotations
@@ -123,8 +124,10 @@ def authorize() -> ResponseReturnValue:
     parent = SignedInParent(account.id, int(auth_time.timestamp())) if account and auth_time else None
     try:
         grant = provider.server.get_consent_grant(end_user=parent)
+        provider.present_nonce(grant, state.ensure_browser_id())
     except OAuth2Error as error:
         return _error_response(provider, error)
+    state.save(session)  # the browser id the nonce is bound to
     data = request.values
     prompts = set(data.get("prompt", "").split())
     if (
