@@ -7,6 +7,8 @@
 - Codes single use: a second redemption revokes the token issued from the first (``grant_store``).
 - ``nonce`` bound to the first browser that presents it: the same browser sending the request again
   gets a fresh code (the RP checks the nonce, OIDC Core §15.5.2), another browser is refused.
+- ``id_token_hint`` verified (``idp.oidc.id_token_hint``) and compared with the signed-in parent's
+  pairwise ``sub`` (``is_hinted_parent``).
 - Client authentication: client_secret_basic, client_secret_post, private_key_jwt (RFC 7523 §2.2,
   decoded with an explicit algorithm list), and ``none`` for public clients (PKCE still required).
 - ID tokens signed RS256 (or ES256 per client) with the ``kid`` of the published key.
@@ -57,6 +59,7 @@ from idp.oidc.grant_store import (
     IssuedCode,
     IssuedToken,
 )
+from idp.oidc.id_token_hint import InvalidIdTokenHint, hinted_subject
 from idp.oidc.keys import SigningKeys, load_signing_keys
 
 ID_TOKEN_TTL_SECONDS = 3600
@@ -141,6 +144,16 @@ class OidcProvider:
                 redirect_uri=grant.redirect_uri,
                 state=data.get("state"),
             )
+
+    def is_hinted_parent(self, id_token_hint: str, client: OidcClient, account_id: str) -> bool:
+        """Whether ``id_token_hint`` is an ID token of ours, issued to this client, whose pairwise
+        ``sub`` is this parent's for the client (OIDC Core §3.1.2.1). Reads only."""
+        try:
+            subject = hinted_subject(id_token_hint, self.keys.public_keyset, self.issuer, client.client_id)
+        except InvalidIdTokenHint:
+            return False
+        release = self.release.for_audience(account_id, client.sector)
+        return release is not None and release.subject == subject
 
     def _active_release(self, account_id: str, client: OidcClient) -> Release | None:
         release = self.release.for_audience(account_id, client.sector)
