@@ -16,6 +16,7 @@ from aten_adapter.domain.authentication import Authenticator
 from aten_adapter.domain.parents import ParentDirectory
 from aten_adapter.saml_idp import AtenIdentityProvider
 from aten_adapter.settings import AtenSettings, load_aten_settings
+from federation.authn_requests_once import AuthnRequestsOnce
 from federation.saml_backend import check_crypto_backend
 from federation.settings import Settings, load_settings
 from federation.stores import StoreCounter
@@ -29,6 +30,7 @@ class AtenServices:
     directory: ParentDirectory
     authenticator: Authenticator
     saml: AtenIdentityProvider
+    authn_requests: AuthnRequestsOnce  # each AuthnRequest of ÉduConnect: one browser, one answer
     clock: Callable[[], dt.datetime]  # aware UTC: request ages and authentication instants
 
 
@@ -55,6 +57,7 @@ def create_app(
         directory=directory,
         authenticator=Authenticator(directory, StoreCounter(get_store(app))),
         saml=saml,
+        authn_requests=AuthnRequestsOnce(get_store(app), saml.entity_id),
         clock=clock,
     )
     add_readiness_check(app, "directory", directory.check)

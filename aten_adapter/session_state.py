@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import secrets
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from federation.session_values import put_session_value
 PENDING_AUTHN_KEY = "aten_pending_authn"
 UID_KEY = "aten_uid"
 AUTH_TIME_KEY = "auth_time"
+BROWSER_ID_KEY = "browser_id"
 
 
 @dataclass
@@ -26,15 +28,26 @@ class AtenSession:
     pending_authn: AuthenticationRequest | None = None  # ÉduConnect's request, until answered
     uid: str | None = None
     auth_time: dt.datetime | None = None  # aware, UTC
+    # The AuthnRequest IDs this browser presented first are bound to it (never sent out).
+    browser_id: str | None = None
 
     @classmethod
     def load(cls, session: Mapping[str, Any]) -> AtenSession:
-        pending, uid, auth_time = (session.get(k) for k in (PENDING_AUTHN_KEY, UID_KEY, AUTH_TIME_KEY))
+        pending, uid, auth_time, browser_id = (
+            session.get(k) for k in (PENDING_AUTHN_KEY, UID_KEY, AUTH_TIME_KEY, BROWSER_ID_KEY)
+        )
         return cls(
             pending_authn=AuthenticationRequest.from_session(pending) if isinstance(pending, dict) else None,
             uid=uid if isinstance(uid, str) else None,
             auth_time=dt.datetime.fromisoformat(auth_time) if isinstance(auth_time, str) else None,
+            browser_id=browser_id if isinstance(browser_id, str) and browser_id else None,
         )
+
+    def ensure_browser_id(self) -> str:
+        """This browser's id, drawn at its first AuthnRequest (saved with the session)."""
+        if self.browser_id is None:
+            self.browser_id = secrets.token_urlsafe(18)
+        return self.browser_id
 
     def save(self, session: MutableMapping[str, Any]) -> None:
         put_session_value(
@@ -42,3 +55,4 @@ class AtenSession:
         )
         put_session_value(session, UID_KEY, self.uid)
         put_session_value(session, AUTH_TIME_KEY, self.auth_time.isoformat() if self.auth_time else None)
+        put_session_value(session, BROWSER_ID_KEY, self.browser_id)

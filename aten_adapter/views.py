@@ -13,7 +13,7 @@ from aten_adapter.domain.release import released_attributes
 from aten_adapter.session_state import AtenSession
 from federation.errors import SessionExpired
 from federation.sessions import rotate_session
-from federation.web import allow_form_action, saml_metadata_response
+from federation.web import allow_form_action, restart_at_portal, saml_metadata_response
 
 bp = Blueprint("aten", __name__, template_folder="templates")
 log = logging.getLogger("educonnect.aten")
@@ -29,16 +29,23 @@ def metadata() -> ResponseReturnValue:
 @bp.get("/saml/sso")
 def single_sign_on() -> ResponseReturnValue:
     # Every request asks for the password: ATEN keeps no single sign-on session, a parent signs in
-    # here once, to create their ÉduConnect account.
+    # here once, to create their ÉduConnect account. The first browser that presents a request
+    # goes on, again on Back or reload; another gets « Demande de connexion refusée ».
+    svc = services()
+    now = svc.clock()
     state = AtenSession.load(session)
-    state.pending_authn = services().saml.parse_redirect_request(request.args, services().clock())
+    authn = svc.saml.parse_redirect_request(request.args, now)
+    restart_at_portal(svc.settings.portal_url)
+    svc.authn_requests.present(authn, state.ensure_browser_id(), now)
+    state.pending_authn = authn
     state.save(session)
     return redirect(url_for(".login"))
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
-    authn = AtenSession.load(session).pending_authn
+    state = AtenSession.load(session)
+    authn = state.pending_authn
     if request.method == "GET":
         if authn is None:
             return render_template("aten_home.html")
@@ -55,15 +62,21 @@ def login() -> ResponseReturnValue:
             "aten_login.html", identifier=identifier[:MAX_TYPED_IDENTIFIER], error=exc.code
         ), exc.http_status
     authn_instant = services().clock()
-    session.clear()  # the request is answered below; nothing from before the login is kept
-    rotate_session(session)
-    AtenSession(uid=parent.uid, auth_time=authn_instant).save(session)
-    form = services().saml.build_response(
+    restart_at_portal(services().settings.portal_url)
+    form = services().authn_requests.answer(
         authn,
-        subject=parent.persistent_id,
-        attributes=released_attributes(parent),
-        authn_instant=authn_instant,
+        state.ensure_browser_id(),
+        authn_instant,
+        lambda: services().saml.build_response(
+            authn,
+            subject=parent.persistent_id,
+            attributes=released_attributes(parent),
+            authn_instant=authn_instant,
+        ),
     )
+    session.clear()  # the request is answered: nothing from before the login is kept
+    rotate_session(session)
+    AtenSession(uid=parent.uid, auth_time=authn_instant, browser_id=state.browser_id).save(session)
     log.info("ATEN login of %s answered to %s", parent.uid, authn.sp_entity_id)
     allow_form_action(form.action)
     return render_template("saml_post.html", action=form.action, fields=form.fields)

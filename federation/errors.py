@@ -56,6 +56,12 @@ class ReplayedMessage(ProtocolError):
     code = "message_rejoue"
 
 
+class RequestAlreadyUsed(ProtocolError):
+    """An AuthnRequest presented by another browser session than the first, or already answered."""
+
+    code = "demande_deja_utilisee"
+
+
 class AuthenticationRefused(ProtocolError):
     """The upstream IdP answered with a non-success status (refused, cancelled)."""
 

@@ -7,7 +7,9 @@ Rules (DESIGN §5):
   key of the requesting SP's metadata;
 * the ACS URL and the binding come from that metadata only (exact match, SAML core §3.4.1); an
   unknown issuer, a foreign ACS URL or another binding gets an error page, never a redirect;
-* the IssueInstant is fresh (pysaml2 tolerates a day and only logs);
+* the IssueInstant is fresh (pysaml2 tolerates a day and only logs); the end of that window
+  (``AuthenticationRequest.valid_until``) is how long ``federation.authn_requests_once`` keeps the
+  request's ID, answered once;
 * the Response goes back by HTTP-POST (bindings §3.5), Response and Assertion both signed
   RSA-SHA256 / SHA-256, with a persistent NameID (SAML core §8.3.7) qualified by our entity ID
   (NameQualifier) and the SP's (SPNameQualifier);
@@ -69,6 +71,9 @@ class AuthenticationRequest:
     relay_state: str | None
     force_authn: bool = False
     requested_idps: tuple[str, ...] = ()  # <samlp:Scoping><samlp:IDPList> (SAML core §3.4.1.2)
+    # Until when (seconds since the epoch) its IssueInstant lets it be presented: how long its ID
+    # is kept in the one-time store (``federation.authn_requests_once``).
+    valid_until: int = 0
 
     @classmethod
     def from_session(cls, data: Mapping[str, Any]) -> AuthenticationRequest:
@@ -216,7 +221,7 @@ class IdentityProviderCore:
         if parsed is None or parsed.message is None:
             raise ProtocolError("AuthnRequest refused")
         message = parsed.message
-        self._check_issue_instant(message.issue_instant, now)
+        valid_until = self._check_issue_instant(message.issue_instant, now)
         if message.protocol_binding not in (None, BINDING_HTTP_POST):
             raise ProtocolError(f"ProtocolBinding {message.protocol_binding} not offered")
         policy = message.name_id_policy
@@ -235,6 +240,7 @@ class IdentityProviderCore:
             relay_state=args.get("RelayState"),
             force_authn=message.force_authn in ("true", "1"),
             requested_idps=_requested_idps(message),
+            valid_until=int(valid_until.timestamp()),
         )
 
     def build_response(
@@ -297,11 +303,13 @@ class IdentityProviderCore:
             raise ProtocolError("AuthnRequest without Issuer")
         return (issuer.text or "").strip()
 
-    def _check_issue_instant(self, issue_instant: str, now: dt.datetime) -> None:
+    def _check_issue_instant(self, issue_instant: str, now: dt.datetime) -> dt.datetime:
+        """The end of the request's validity window, once ``now`` is checked to be inside it."""
         year, month, day, hour, minute, second = str_to_time(issue_instant)[:6]
         issued = dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
         if not now - MAX_REQUEST_AGE - self.skew <= issued <= now + self.skew:
             raise ProtocolError(f"IssueInstant {issue_instant} outside the accepted window")
+        return issued + MAX_REQUEST_AGE + self.skew
 
 
 def _session_index(xml: str) -> str:

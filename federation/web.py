@@ -9,7 +9,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g, has_request_context, render_template, request
@@ -105,6 +105,12 @@ ERROR_PAGES: dict[str, ErrorPage] = {
         "Demande de connexion refusée",
         "La demande de connexion reçue n'est pas valide.",
         "Recommencez depuis la page « Services en ligne ».",
+    ),
+    "demande_deja_utilisee": ErrorPage(
+        "Demande de connexion refusée",
+        "Cette demande de connexion a déjà servi : elle n'est valable qu'une fois, dans le navigateur "
+        "où elle a été ouverte.",
+        "Recommencez depuis la page « Services en ligne » : une nouvelle demande de connexion sera créée.",
     ),
     "partenaire_inconnu": ErrorPage(
         "Service inconnu",
@@ -266,9 +272,18 @@ def set_restart_url(url: str) -> None:
     g.restart_url = url
 
 
+def restart_at_portal(portal_url: str | None) -> None:
+    """An error page of this request leads back to « Services en ligne », when it is configured."""
+    if portal_url:
+        g.restart_url = portal_url
+        g.restart_action = "Revenir aux Services en ligne"
+
+
 def render_error(code: str, status: int) -> tuple[str, int]:
     """The French page of ``code``; the code itself is for the log, never shown to the parent."""
     page = ERROR_PAGES.get(code, ERROR_PAGES["erreur"])
+    if g.get("restart_action"):
+        page = replace(page, action=g.restart_action)
     restart = g.get("restart_url") or "/"
     return render_template("error.html", page=page, restart_url=restart), status
 

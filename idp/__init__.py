@@ -11,6 +11,7 @@ import time
 
 from flask import Flask
 
+from federation.authn_requests_once import AuthnRequestsOnce
 from federation.database import make_engine, make_session_factory, ping
 from federation.pending_requests import PendingRequests
 from federation.saml_backend import check_crypto_backend
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, *, logout_poster: LogoutPoster 
         children=children,
         continuation=Continuation(steps=(ChildrenStep(children),)),
         saml=saml,
+        authn_requests=AuthnRequestsOnce(store, saml.entity_id),
         aten=aten,
         aten_requests=PendingRequests(
             "aten", MAX_PENDING_ATEN_REQUESTS, settings.pending_request_ttl_seconds

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from federation.authn_requests_once import AuthnRequestsOnce
 from federation.pending_requests import PendingRequests
 from federation.settings import Settings
 from federation.stores import KeyValueStore
@@ -48,6 +49,7 @@ class IdpServices:
     children: ChildAttachment
     continuation: Continuation  # the steps due before any answer, then the answer
     saml: SamlIdentityProvider
+    authn_requests: AuthnRequestsOnce  # each ENT AuthnRequest: one browser, one answer
     aten: AtenClient
     aten_requests: PendingRequests  # this browser's AuthnRequests to ATEN (parcours de transition)
     oidc: OidcProvider

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import secrets
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ _CREATED_IDENTIFIER = "created_identifier"
 _VERIFIED_AT = "at"
 _SESSION_INDEX = "session_index"
 _PARTICIPANTS = "participants"
+_BROWSER_ID = "browser_id"
 PROTOCOLS = ("saml", "oidc")
 
 
@@ -67,6 +69,9 @@ class IdpSession:
     # The OpenID Connect ``sid`` of this login (OpenID Connect Front-Channel Logout §3).
     session_index: str | None = None
     participants: tuple[Participant, ...] = ()
+    # Names this browser across the session id rotations of sign-in: the one-time values it
+    # presented first (SAML AuthnRequest IDs, OIDC nonces) are bound to it. Never sent out.
+    browser_id: str | None = None
 
     @classmethod
     def load(cls, session: Mapping[str, Any]) -> IdpSession:
@@ -87,6 +92,7 @@ class IdpSession:
             created_identifier=_text(session.get(_CREATED_IDENTIFIER)),
             session_index=_text(session.get(_SESSION_INDEX)),
             participants=_participants(session.get(_PARTICIPANTS)),
+            browser_id=_text(session.get(_BROWSER_ID)),
         )
 
     def save(self, session: MutableMapping[str, Any]) -> None:
@@ -100,8 +106,18 @@ class IdpSession:
         """The session of a parent who just signed in: only this browser's pending requests to
         answer are kept, every step is asked again."""
         return IdpSession(
-            account_id=account_id, auth_time=now, pending_saml=self.pending_saml, next_url=self.next_url
+            account_id=account_id,
+            auth_time=now,
+            pending_saml=self.pending_saml,
+            next_url=self.next_url,
+            browser_id=self.browser_id,
         )
+
+    def ensure_browser_id(self) -> str:
+        """This browser's id, drawn at its first request that needs one (saved with the session)."""
+        if self.browser_id is None:
+            self.browser_id = secrets.token_urlsafe(18)
+        return self.browser_id
 
     def resume_after_login(self, path: str) -> None:
         """Resume this local path after login (OIDC authorization); absolute URLs are refused."""
@@ -143,6 +159,7 @@ class IdpSession:
             _CREATED_IDENTIFIER: self.created_identifier,
             _SESSION_INDEX: self.session_index,
             _PARTICIPANTS: [dataclasses.asdict(p) for p in self.participants] or None,
+            _BROWSER_ID: self.browser_id,
         }
 
     def join(self, participant: Participant) -> None:

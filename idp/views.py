@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from federation.errors import SessionExpired
 from federation.sessions import session_id
-from federation.web import HELP_URL, allow_form_action, saml_metadata_response
+from federation.web import HELP_URL, allow_form_action, restart_at_portal, saml_metadata_response
 from idp.domain.errors import InvalidCredentials, TooManyAttempts
 from idp.domain.parent_release import subject_for
 from idp.domain.release import released_attributes
@@ -26,9 +26,14 @@ def metadata() -> ResponseReturnValue:
 
 @bp.get("/saml/sso")
 def single_sign_on() -> ResponseReturnValue:
+    """An ENT's AuthnRequest: the first browser that presents it goes on, again on Back or reload;
+    another browser gets « Demande de connexion refusée » (``federation.authn_requests_once``)."""
     svc = services()
-    authn = svc.saml.parse_redirect_request(request.args, svc.clock())
+    now = svc.clock()
+    authn = svc.saml.parse_redirect_request(request.args, now)
     state = IdpSession.load(session)
+    restart_at_portal(svc.settings.portal_url)
+    svc.authn_requests.present(authn, state.ensure_browser_id(), now)
     if state.account_id and not authn.force_authn:
         # Already signed in: answered by this very request (one round trip for the browser).
         return answer_or_continue(svc, state, authn)
@@ -78,23 +83,29 @@ def answer_or_continue(
     """The signed Response (HTTP-POST binding, our own form), unless the parent must first sign
     in again or go through a step; the request then waits in the session."""
     release = svc.release.for_audience(state.account_id, authn.sp_entity_id) if state.account_id else None
-    if release is None or not release.account.is_active or state.auth_time is None:
+    auth_time = state.auth_time
+    if release is None or not release.account.is_active or auth_time is None:
         session.clear()  # the account was deleted or suspended since this session signed in
-        IdpSession(pending_saml=authn).save(session)
+        IdpSession(pending_saml=authn, browser_id=state.browser_id).save(session)
         return redirect(url_for(".login"))
     step = svc.continuation.pending_step(release.account, state, svc.clock())
     state.pending_saml = authn if step else None
+    browser_id = state.ensure_browser_id()
     state.save(session)
     if step:
         return redirect(step)
+    restart_at_portal(svc.settings.portal_url)
     subject = subject_for(release, svc.subjects)
-    form = svc.saml.build_response(
+    form = svc.authn_requests.answer(
         authn,
-        subject=subject,
-        attributes=released_attributes(
-            release.account, state.auth_time, svc.saml.logout_url, release.children
+        browser_id,
+        svc.clock(),
+        lambda: svc.saml.build_response(
+            authn,
+            subject=subject,
+            attributes=released_attributes(release.account, auth_time, svc.saml.logout_url, release.children),
+            authn_instant=auth_time,
         ),
-        authn_instant=state.auth_time,
     )
     # This SP is now a participant of the session (Single Logout, idp.single_logout).
     participant = Participant("saml", authn.sp_entity_id, subject, form.session_index)

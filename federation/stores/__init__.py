@@ -14,6 +14,8 @@ SESSION_PREFIX = "session:"
 REPLAY_PREFIX = "replay:"
 PENDING_PREFIX = "pending:"
 THROTTLE_PREFIX = "throttle:"
+PRESENTED_PREFIX = "presented:"
+ANSWER_PREFIX = "answer:"  # the one Response issued to a request (federation.authn_requests_once)
 
 
 class KeyValueStore(Protocol):
@@ -50,6 +52,18 @@ def consume_once(store: KeyValueStore, scope: str, message_id: str, ttl_seconds:
     """Accept a message or assertion ID once; a second use raises :class:`ReplayedMessage`."""
     if not store.add(f"{REPLAY_PREFIX}{scope}:{message_id}", b"1", ttl_seconds):
         raise ReplayedMessage(f"{scope}: {message_id} déjà consommé")
+
+
+def claim_for(store: KeyValueStore, scope: str, value: str, owner: str, ttl_seconds: int) -> bool:
+    """Bind a one-time value to the first owner that presents it (``SET NX``, under ``presented:``).
+
+    True for that owner, now and each time it presents the value again while the binding lives;
+    False for any other owner (and when the binding vanished between the two steps: fail closed).
+    """
+    key = f"{PRESENTED_PREFIX}{scope}:{value}"
+    if store.add(key, owner.encode(), ttl_seconds):
+        return True
+    return store.get(key) == owner.encode()
 
 
 def open_store(redis_url: str | None, embedded_path: str, redis_key_prefix: str = "") -> KeyValueStore:

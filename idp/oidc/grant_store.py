@@ -16,13 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from federation.stores import KeyValueStore
+from federation.stores import KeyValueStore, claim_for
 
 CODE_PREFIX = "oidc:code:"
 CODE_USED_PREFIX = "oidc:code-used:"
 CODE_TOKEN_PREFIX = "oidc:code-token:"  # noqa: S105 - a key prefix
 TOKEN_PREFIX = "oidc:token:"  # noqa: S105 - a key prefix
-NONCE_PREFIX = "oidc:nonce:"
+NONCE_SCOPE = "oidc-nonce"  # under federation.stores.PRESENTED_PREFIX
 ASSERTION_PREFIX = "oidc:assertion:"
 
 # RFC 6749 §4.1.2 recommends 10 minutes at most; a browser redirect and a back-channel call take
@@ -136,12 +136,16 @@ class GrantStore:
         if token_key is not None:
             self._store.delete(TOKEN_PREFIX + token_key.decode())
 
-    def has_nonce(self, client_id: str, nonce: str) -> bool:
-        return self._store.get(f"{NONCE_PREFIX}{client_id}:{digest(nonce)}") is not None
+    def claim_nonce(self, client_id: str, nonce: str, browser_id: str) -> bool:
+        """Bind this client's nonce to the first browser that presents it: True for that browser,
+        also when it presents it again (Back, reload, a second tab); False for another browser.
 
-    def remember_nonce(self, client_id: str, nonce: str) -> bool:
-        """False when this client already used this nonce for a code (OIDC Core §3.1.2.1)."""
-        return self._store.add(f"{NONCE_PREFIX}{client_id}:{digest(nonce)}", b"1", NONCE_TTL_SECONDS)
+        OIDC Core §3.1.2.1 and §15.5.2 leave the nonce check to the client, which compares the ID
+        token's nonce with the one of its own session: a fresh code for the same nonce in the
+        same browser is what it expects. Another browser presenting that nonce replays a request
+        it did not make (a captured URL), and is refused."""
+        scope = f"{NONCE_SCOPE}:{client_id}"
+        return claim_for(self._store, scope, digest(nonce), browser_id, NONCE_TTL_SECONDS)
 
     def consume_assertion_id(self, client_id: str, jti: str, ttl_seconds: int) -> bool:
         """A client assertion's ``jti`` is accepted once while the assertion is valid (RFC 7523 §3)."""

@@ -5,6 +5,10 @@
 - PKCE S256 for every client, confidential ones included (RFC 9700 §2.1.1); ``plain`` refused.
 - Exact ``redirect_uri`` match (``OidcClient.check_redirect_uri``).
 - Codes single use: a second redemption revokes the token issued from the first (``grant_store``).
+- ``nonce`` bound to the first browser that presents it: the same browser sending the request again
+  gets a fresh code (the RP checks the nonce, OIDC Core §15.5.2), another browser is refused.
+- ``id_token_hint`` verified (``idp.oidc.id_token_hint``) and compared with the signed-in parent's
+  pairwise ``sub`` (``is_hinted_parent``).
 - Client authentication: client_secret_basic, client_secret_post, private_key_jwt (RFC 7523 §2.2,
   decoded with an explicit algorithm list), and ``none`` for public clients (PKCE still required).
 - ID tokens signed RS256 (or ES256 per client) with the ``kid`` of the published key.
@@ -54,6 +58,7 @@ from idp.oidc.grant_store import (
     IssuedCode,
     IssuedToken,
 )
+from idp.oidc.id_token_hint import InvalidIdTokenHint, hinted_subject
 from idp.oidc.keys import SigningKeys, load_signing_keys
 
 ID_TOKEN_TTL_SECONDS = 3600
@@ -131,6 +136,28 @@ class OidcProvider:
             return None
         return IdentifiedParent(release.account, issued.auth_time, issued.subject, release.children)
 
+    def present_nonce(self, grant: grants.AuthorizationCodeGrant, browser_id: str) -> None:
+        """The nonce of a validated authorization request, bound to the first browser that presents
+        it (``GrantStore.claim_nonce``); another browser gets ``invalid_request``."""
+        data = grant.request.payload.data
+        nonce = data.get("nonce")
+        if nonce and not self.grants.claim_nonce(grant.client.client_id, nonce, browser_id):
+            raise InvalidRequestError(
+                "'nonce' already presented by another browser.",
+                redirect_uri=grant.redirect_uri,
+                state=data.get("state"),
+            )
+
+    def is_hinted_parent(self, id_token_hint: str, client: OidcClient, account_id: str) -> bool:
+        """Whether ``id_token_hint`` is an ID token of ours, issued to this client, whose pairwise
+        ``sub`` is this parent's for the client (OIDC Core §3.1.2.1). Reads only."""
+        try:
+            subject = hinted_subject(id_token_hint, self.keys.public_keyset, self.issuer, client.client_id)
+        except InvalidIdTokenHint:
+            return False
+        release = self.release.for_audience(account_id, client.sector)
+        return release is not None and release.subject == subject
+
     def _active_release(self, account_id: str, client: OidcClient) -> Release | None:
         release = self.release.for_audience(account_id, client.sector)
         return release if release is not None and release.account.is_active else None
@@ -200,11 +227,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def save_authorization_code(self, code: str, request: Any) -> None:
         parent: SignedInParent = request.user
         data = request.payload.data
-        nonce = data.get("nonce") or None
-        if nonce and not self.provider.grants.remember_nonce(request.client.client_id, nonce):
-            raise InvalidRequestError(
-                "'nonce' already used by this client.", redirect_uri=request.payload.redirect_uri
-            )
+        nonce = data.get("nonce") or None  # bound to this browser when presented (present_nonce)
         self.provider.grants.save_code(
             code,
             IssuedCode(
@@ -296,7 +319,10 @@ class EduConnectOpenIDCode(OpenIDCode):
         self.provider = provider
 
     def exists_nonce(self, nonce: str, request: Any) -> bool:
-        return self.provider.grants.has_nonce(request.payload.client_id, nonce)
+        """Never a replay by itself: the same browser presenting its nonce again (Back, reload, a
+        second tab) gets a fresh code; :meth:`OidcProvider.present_nonce`, which knows the
+        browser, refuses the nonce to any other."""
+        return False
 
     def get_client_algorithm(self, client: OidcClient) -> str:
         return client.id_token_signed_response_alg

@@ -4,11 +4,14 @@ The authorization endpoint joins the IdP's own pages: without a session (or with
 or an exceeded ``max_age``) it keeps the request as the parent's next step
 (``IdpSession.resume_after_login``) and sends them to the login page, or with ``idp_hint=aten``
 to the parcours de transition; both end with ``Continuation.next_url``, which brings the parent
-back here. Steps due before any answer (« Ajout d'élèves ») come first too.
+back here. Steps due before any answer (« Ajout d'élèves ») come first too. An ``id_token_hint``
+that does not name the signed-in parent counts as ``prompt=login`` (``login_required`` with
+``prompt=none``). The nonce of each request is bound to this browser (``present_nonce``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from typing import Any
@@ -38,8 +41,10 @@ from wtforms import ValidationError
 from federation.errors import ProtocolError, UnknownPartner
 from federation.sessions import session_id
 from federation.web import allow_form_action, csrf
+from idp.domain.accounts import Account
 from idp.domain.authentication import MAX_IDENTIFIER_LENGTH
 from idp.logout_pages import progress_page
+from idp.oidc.clients import OidcClient
 from idp.oidc.discovery import (
     AUTHORIZATION_PATH,
     DISCOVERY_PATH,
@@ -126,14 +131,16 @@ def authorize() -> ResponseReturnValue:
     parent = SignedInParent(account.id, int(auth_time.timestamp())) if account and auth_time else None
     try:
         grant = provider.server.get_consent_grant(end_user=parent)
+        provider.present_nonce(grant, state.ensure_browser_id())
     except OAuth2Error as error:
         return _error_response(provider, error)
+    state.save(session)  # the browser id the nonce is bound to
     data = request.values
     prompts = set(data.get("prompt", "").split())
     if (
         account is None
         or auth_time is None
-        or _needs_fresh_login(provider, data, prompts, auth_time.timestamp())
+        or _needs_fresh_login(provider, grant.client, account, auth_time, prompts)
     ):
         if "none" in prompts:
             refusal = LoginRequiredError(redirect_uri=grant.redirect_uri, state=data.get("state"))
@@ -205,17 +212,23 @@ def end_session() -> ResponseReturnValue:
 
 
 def _needs_fresh_login(
-    provider: OidcProvider, data: MultiDict[str, str], prompts: set[str], auth_time: float
+    provider: OidcProvider, client: OidcClient, account: Account, auth_time: dt.datetime, prompts: set[str]
 ) -> bool:
-    """``prompt=login`` and ``max_age`` (OIDC Core §3.1.2.1), unless the parent just logged in
-    for this very request (``auth_time``: seconds since the epoch)."""
+    """``prompt=login``, ``max_age``, and an ``id_token_hint`` that names another parent than the
+    one signed in or is not a valid ID token of ours for this client (OIDC Core §3.1.2.1), unless
+    the parent just logged in for this very request: whoever proved who they are then is
+    answered, and the client compares the ``sub``."""
+    data = request.values
     requested_at = _login_requested_at(data)
-    if requested_at is not None and auth_time >= requested_at:
+    if requested_at is not None and auth_time.timestamp() >= requested_at:
         return False
     if "login" in prompts:
         return True
+    hint = data.get("id_token_hint")
+    if hint is not None and not provider.is_hinted_parent(hint, client, account.id):
+        return True
     max_age = data.get("max_age")
-    return max_age is not None and provider.clock() - auth_time > int(max_age)
+    return max_age is not None and provider.clock() - auth_time.timestamp() > int(max_age)
 
 
 def _send_to_login(

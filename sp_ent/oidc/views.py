@@ -7,11 +7,12 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from federation.errors import ProtocolError
+from federation.errors import ProtocolError, SessionExpired
 from federation.sessions import session_id
 from federation.web import allow_framing_by, csrf
 from sp_ent import services
 from sp_ent.oidc.settings import BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH, FRONTCHANNEL_LOGOUT_PATH
+from sp_ent.session_state import EntSession
 from sp_ent.sign_in import open_parent_session
 
 bp = Blueprint("ent_oidc", __name__)
@@ -20,7 +21,15 @@ bp = Blueprint("ent_oidc", __name__)
 @bp.get(CALLBACK_PATH)
 def callback() -> ResponseReturnValue:
     oidc = services().oidc()
-    parent, id_token, provider_sid = oidc.accept_callback(session, request.args)
+    try:
+        parent, id_token, provider_sid = oidc.accept_callback(session, request.args)
+    except SessionExpired:
+        if EntSession.load(session).parent is None:
+            raise
+        # A second answer to a request this browser already completed (the same authorization
+        # request sent again: reload, a second tab): the parent is signed in, nothing of the
+        # answer is used.
+        return redirect(url_for("establishments.landing"))
     open_parent_session(session, parent, id_token=id_token)
     if provider_sid:
         oidc.logout.remember(session_id(session), provider_sid)

@@ -186,10 +186,19 @@ def callback_url(browser: Browser, identifier: str) -> str:
     return url
 
 
+def ent_session_id(browser: Browser) -> str:
+    cookie = browser.clients[ENT].get_cookie("ent_session", domain="ent.test")
+    assert cookie is not None
+    return cookie.value
+
+
 def test_callback_replayed_is_refused(browser, oidc_stack, parent):
     url = callback_url(browser, parent.identifier)
     assert browser.get(url).headers["Location"] == "/accueil"
-    assert browser.get(url).status_code == 400  # this browser: the state was used
+    signed_in = ent_session_id(browser)
+    # This browser: its state was used, nothing of the replay is; the parent simply goes on.
+    assert browser.get(url).headers["Location"] == "/accueil"
+    assert ent_session_id(browser) == signed_in  # no new sign-in (it would rotate the session)
     assert Browser(oidc_stack.apps()).get(url).status_code == 400  # another browser: no state
 
 
@@ -249,3 +258,40 @@ def test_callback_just_before_the_expiry_is_accepted(clocked_browser, oidc_stack
     # Not beyond the ID token's lifetime either: the RP checks it against the same clock.
     ent_clock.advance(min(oidc_stack.ent.extensions["ent"].settings.pending_request_ttl_seconds - 1, 60))
     assert clocked_browser.get(url).headers["Location"] == "/accueil"
+
+
+def authorization_url(browser: Browser) -> str:
+    to_idp = browser.get(f"{ENT}/connexion/educonnect")
+    assert to_idp.headers["Location"].startswith(f"{IDP}/oidc/authorize?")
+    return to_idp.headers["Location"]
+
+
+def idp_answer(browser: Browser, url: str) -> dict[str, list[str]]:
+    """The parameters ÉduConnect answers ``url`` with, for a signed-in browser."""
+    response = browser.get(url)
+    location = response.headers["Location"]
+    assert location.startswith(f"{ENT}/oidc/retour?"), location
+    return parse_qs(urlsplit(location).query)
+
+
+def test_the_same_authorization_request_sent_again_leads_on_to_the_ent(browser, parent):
+    """Issue 13 item 4: a second tab or a reload re-sends the request; the nonce was seen."""
+    url = authorization_url(browser)
+    login = browser.follow(browser.get(url))
+    assert login.request.url == f"{IDP}/connexion"
+    landing = browser.follow(browser.submit(login, identifiant=parent.identifier, mot_de_passe=PASSWORD))
+    assert landing.request.url == f"{ENT}/accueil", page_text(landing)
+    again = idp_answer(browser, url)
+    assert "error" not in again and again["code"], again  # a fresh code for the same nonce
+    assert browser.follow(browser.get(url)).request.url == f"{ENT}/accueil"
+
+
+def test_the_request_sent_again_after_a_lost_answer_signs_the_parent_in(browser, parent):
+    """The first answer never reached the ENT (the network dropped it): the request re-sent is
+    answered with a fresh code, which the ENT accepts for its still pending state and nonce."""
+    url = callback_url(browser, parent.identifier)  # the answer, not delivered
+    request_url = next(step.removeprefix("GET ") for step in browser.history if "/oidc/authorize?" in step)
+    landing = browser.follow(browser.get(request_url))
+    assert landing.request.url == f"{ENT}/accueil", page_text(landing)
+    assert "Bonjour Claire Martin" in page_text(landing)
+    assert browser.get(url).headers["Location"] == "/accueil"  # the lost one, late: not used

@@ -73,12 +73,15 @@ def test_oversized_state_is_refused(rp):
     assert answer["error"] == "invalid_request"
 
 
-def test_nonce_is_accepted_once_per_client(rp, parent):
-    first = rp.request(nonce="le-meme-nonce-" + rp.request().state)
+def test_a_nonce_presented_by_another_browser_is_refused(rp, parent):
+    """The same browser may present its nonce again (tests/oidc/test_repeated_requests.py); a
+    request replayed from another browser is refused before any login."""
+    first = rp.request()
     assert "code" in rp.sign_in(parent, first)
-    again = rp.request(nonce=first.nonce)
-    answer = rp.callback(rp.authorize(again))
-    assert answer["error"] == "invalid_request"
+    rp.browser = rp.op.test_client()  # another browser, the same request
+    answer = rp.callback(rp.authorize(first))
+    assert answer["error"] == "invalid_request" and answer["state"] == first.state
+    assert "code" not in answer
 
 
 def test_idp_hint_aten_starts_the_transition_and_keeps_the_request(rp):

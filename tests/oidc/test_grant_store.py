@@ -11,6 +11,7 @@ from idp.oidc.grant_store import (
     ACCESS_TOKEN_TTL_SECONDS,
     CODE_PREFIX,
     CODE_TTL_SECONDS,
+    NONCE_TTL_SECONDS,
     CodeReused,
     GrantStore,
     IssuedCode,
@@ -112,12 +113,13 @@ def test_token_expires(grants, clock):
     assert grants.token("le-jeton") is None
 
 
-def test_nonce_is_remembered_once_per_client(grants):
-    assert not grants.has_nonce("ent", "n1")
-    assert grants.remember_nonce("ent", "n1")
-    assert grants.has_nonce("ent", "n1")
-    assert not grants.remember_nonce("ent", "n1")
-    assert grants.remember_nonce("autre-ent", "n1")
+def test_nonce_is_bound_to_the_first_browser_of_each_client(grants, clock):
+    assert grants.claim_nonce("ent", "n1", "navigateur-a")
+    assert grants.claim_nonce("ent", "n1", "navigateur-a")  # Back, reload, a second tab
+    assert not grants.claim_nonce("ent", "n1", "navigateur-b")  # another browser
+    assert grants.claim_nonce("autre-ent", "n1", "navigateur-b")  # another client's nonce
+    clock.now += NONCE_TTL_SECONDS + 1  # as long as an ID token carrying it is valid
+    assert grants.claim_nonce("ent", "n1", "navigateur-b")
 
 
 def test_client_assertion_id_is_consumed_once(grants):

@@ -35,6 +35,7 @@ def full_session() -> IdpSession:
         upstream_verified_at=NOW,
         proposed_identifier="m.durand1",
         created_identifier="m.durand1",
+        browser_id="navigateur-1",
     )
     ATEN_REQUESTS.add(state.pending_requests, "req-1", NOW.timestamp())
     return state
@@ -85,11 +86,15 @@ def test_a_malformed_value_reads_as_absent(raw):
     assert IdpSession.load(raw) == IdpSession()
 
 
-def test_a_sign_in_keeps_only_the_requests_awaiting_an_answer():
+def test_a_sign_in_keeps_only_the_requests_awaiting_an_answer_and_the_browser():
     later = NOW + dt.timedelta(minutes=5)
     signed_in = full_session().signed_in("a2", later)
     assert signed_in == IdpSession(
-        account_id="a2", auth_time=later, pending_saml=AUTHN, next_url="/oidc/authorize?x=1"
+        account_id="a2",
+        auth_time=later,
+        pending_saml=AUTHN,
+        next_url="/oidc/authorize?x=1",
+        browser_id="navigateur-1",
     )
 
 
@@ -124,3 +129,12 @@ def test_the_signed_in_account_is_an_active_one_of_a_signed_in_session():
     assert signed_in_account(IdpSession(account_id="a3", auth_time=NOW), accounts) is None
     assert signed_in_account(IdpSession(account_id="a1"), accounts) is None
     assert signed_in_account(IdpSession(), accounts) is None
+
+
+def test_the_browser_id_is_drawn_once_and_survives_the_sign_in():
+    state = IdpSession()
+    browser_id = state.ensure_browser_id()
+    assert state.ensure_browser_id() == browser_id and len(browser_id) >= 24
+    assert IdpSession.load(stored(state)).browser_id == browser_id
+    assert state.signed_in("a1", NOW).browser_id == browser_id  # one-time values stay bound to it
+    assert IdpSession().ensure_browser_id() != browser_id
