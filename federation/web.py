@@ -147,7 +147,12 @@ ERROR_PAGES: dict[str, ErrorPage] = {
 def create_base_app(import_name: str, settings: Settings, service_title: str) -> Flask:
     """A Flask app with the shared session, CSRF, headers, errors and health endpoints."""
     app = Flask(import_name)
-    store = open_store(settings.redis_url, str(settings.embedded_store_path), settings.redis_key_prefix)
+    store = open_store(
+        settings.redis_url,
+        str(settings.embedded_store_path),
+        settings.redis_key_prefix,
+        settings.redis_sentinel,
+    )
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME=settings.cookie.name,
