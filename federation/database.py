@@ -117,9 +117,9 @@ def ping(engine: Engine) -> None:
 
 def is_database_outage(exc: BaseException) -> bool:
     """True when ``exc`` says the database cannot serve for now (the parent may retry in a
-    moment): a connection lost in use, refused, timed out, a server
-    starting up, shutting down, out of connections or read-only, or every pooled connection
-    busy. False for what is a bug to fix (a constraint, a syntax error, a missing table…)."""
+    moment): a connection lost in use, refused, timed out, a server starting up, shutting down,
+    out of connections or read-only, or every pooled connection busy. False for what is a bug
+    to fix (a constraint, a syntax error, a missing table…)."""
     if isinstance(exc, PoolTimeout):
         return True
     if not isinstance(exc, DBAPIError):

@@ -52,7 +52,13 @@ def http_get(url: str):
     return urllib.request.urlopen(url, timeout=5)  # noqa: S310 - URL checked just above
 
 
-def wait_until_ready(url: str, timeout: float = 30) -> None:
+# Generous: the three services start at once (imports, keys, the crypto self-test), and on a
+# loaded 2-core machine (load average 15) the first one took over 30 s to listen and gunicorn
+# over 15 s to stop (its own graceful timeout is 30 s).
+READY_TIMEOUT_SECONDS = 120
+
+
+def wait_until_ready(url: str, timeout: float = READY_TIMEOUT_SECONDS) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -145,4 +151,4 @@ def live_stack(root: Path, protocol: str = "saml") -> Iterator[LiveStack]:
         for proc in procs:
             proc.terminate()
         for proc in procs:
-            proc.wait(timeout=15)
+            proc.wait(timeout=READY_TIMEOUT_SECONDS)  # gunicorn finishes its requests first
