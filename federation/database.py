@@ -8,13 +8,29 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 # A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out.
 IDLE_BEFORE_PING_SECONDS = 5.0
 _LAST_USED = "educonnect_last_used"
+# A connection attempt to a host that does not answer gives up after this (refused: at once).
+CONNECT_TIMEOUT_SECONDS = 5
+# Seconds a request waits for a pooled connection before the pool gives up (all busy).
+POOL_TIMEOUT_SECONDS = 10
+
+# SQLSTATEs of a PostgreSQL server that cannot serve now but will again, as opposed to a bug:
+# classes 08 (connection exception), 53 (insufficient resources: too many connections, disk
+# full, out of memory) and 58 (system error: I/O), and the operator interventions 57P01
+# (« terminating connection due to administrator command »: fast shutdown), 57P02 (crash of
+# another backend), 57P03 (« the database system is starting up », « … is shutting down », « …
+# is in recovery mode ») and 57P04 (database dropped), and 25006 (a read-only transaction: a
+# standby, or default_transaction_read_only set for maintenance).
+UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "58")
+UNAVAILABLE_SQLSTATES = ("57P01", "57P02", "57P03", "57P04", "25006")
+_NOT_PSYCOPG = "not psycopg"  # a driver error without psycopg's ``sqlstate`` attribute
 
 
 class Base(DeclarativeBase):
@@ -43,7 +59,13 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    engine = create_engine(url, pool_size=5, max_overflow=5)
+    engine = create_engine(
+        url,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+    )
     ping_connections_back_from_idle(engine, IDLE_BEFORE_PING_SECONDS)
     return engine
 
@@ -78,9 +100,39 @@ def make_session_factory(engine: Engine) -> sessionmaker[Any]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+class DatabaseReadOnly(Exception):
+    """The database answers but refuses writes: not ready (no account could be created)."""
+
+
 def ping(engine: Engine) -> None:
+    """Readiness: the database answers, and on PostgreSQL it accepts writes (not a standby nor
+    set read-only), since creating an account or signing in writes."""
     with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
+        if engine.dialect.name != "postgresql":
+            conn.execute(text("SELECT 1"))
+            return
+        if conn.execute(text("SHOW transaction_read_only")).scalar_one() == "on":
+            raise DatabaseReadOnly("PostgreSQL is read-only (standby or default_transaction_read_only)")
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot serve for now (the parent may retry in a
+    moment): a connection lost in use, refused, timed out, a server starting up, shutting down,
+    out of connections or read-only, or every pooled connection busy. False for what is a bug
+    to fix (a constraint, a syntax error, a missing table…)."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    sqlstate: str | None = getattr(exc.orig, "sqlstate", _NOT_PSYCOPG)
+    if sqlstate is _NOT_PSYCOPG:  # SQLite: only a lost connection counts
+        return False
+    if sqlstate is None:
+        # No server answered (refused, timeout, unknown host) or the socket closed mid-statement.
+        return isinstance(exc, OperationalError)
+    return sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES or sqlstate in UNAVAILABLE_SQLSTATES
 
 
 ConnectionScope = Callable[[], MutableMapping[int, Connection] | None]

@@ -40,6 +40,18 @@ class CookieSettings:
 
 
 @dataclass(frozen=True)
+class RedisSentinelSettings:
+    """Redis through Sentinel (``REDIS_SENTINELS``, instead of ``REDIS_URL``): the services ask
+    the sentinels for the current master of ``service`` and follow it after a failover."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    service: str
+    db: int = 0
+    password: str | None = field(default=None, repr=False)  # the master's (and replicas')
+    sentinel_password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class ServiceProvider:
     """One SP registered with the IdP: its metadata and what we release to it (DESIGN §4)."""
 
@@ -103,6 +115,8 @@ class Settings:
     ent_directory: EntDirectoryFiles = field(default_factory=EntDirectoryFiles)
     # The TOML tables no section above reads (ATEN's, see aten_adapter/settings.py).
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Redis through Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_SERVICE…): None with REDIS_URL.
+    redis_sentinel: RedisSentinelSettings | None = None
 
     @property
     def is_demo(self) -> bool:
@@ -188,7 +202,7 @@ def build_settings(
         base_url=base_url,
         secret_key=secret_key,
         database_url=database_url,
-        redis_url=reader.optional_text("redis_url", "REDIS_URL"),
+        redis_url=_redis_url_unless_sentinel(reader),
         redis_key_prefix=reader.optional_text("redis_key_prefix", "REDIS_KEY_PREFIX") or "",
         state_dir=state_dir,
         certs_dir=reader.path("certs_dir", "EDUCONNECT_CERTS_DIR", default="certs"),
@@ -221,6 +235,42 @@ def build_settings(
             for k, v in data.items()
             if isinstance(v, dict) and not (service == "ent" and k in ENT_TABLES)
         },
+        redis_sentinel=_redis_sentinel(reader),
+    )
+
+
+def _redis_url_unless_sentinel(reader: _Reader) -> str | None:
+    url = reader.optional_text("redis_url", "REDIS_URL")
+    if url and reader.optional_text("redis_sentinels", "REDIS_SENTINELS"):
+        raise ConfigurationError(
+            f"{reader.service}: REDIS_URL et REDIS_SENTINELS sont exclusifs (l'un ou l'autre)"
+        )
+    return url
+
+
+def _redis_sentinel(reader: _Reader) -> RedisSentinelSettings | None:
+    """``REDIS_SENTINELS=host:port,host:port`` with ``REDIS_SENTINEL_SERVICE`` (the master's name
+    in the sentinels' ``sentinel monitor``)."""
+    listed = reader.optional_text("redis_sentinels", "REDIS_SENTINELS")
+    if listed is None:
+        return None
+    sentinels = []
+    for item in listed.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigurationError(
+                f"REDIS_SENTINELS: hôte:port attendu, séparés par des virgules ({item.strip()!r})"
+            )
+        sentinels.append((host.strip("[]"), int(port)))
+    service = reader.optional_text("redis_sentinel_service", "REDIS_SENTINEL_SERVICE")
+    if service is None:
+        raise ConfigurationError("REDIS_SENTINEL_SERVICE manquant avec REDIS_SENTINELS (nom du maître)")
+    return RedisSentinelSettings(
+        sentinels=tuple(sentinels),
+        service=service,
+        db=reader.integer_env("redis_db", "REDIS_DB", default=0, low=0, high=15),
+        password=reader.optional_text("redis_password", "REDIS_PASSWORD"),
+        sentinel_password=reader.optional_text("redis_sentinel_password", "REDIS_SENTINEL_PASSWORD"),
     )
 
 

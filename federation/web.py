@@ -16,9 +16,11 @@ from flask import Blueprint, Flask, Response, g, has_request_context, render_tem
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from federation.database import is_database_outage
 from federation.errors import FederationError, StoreUnavailable
 from federation.sessions import StoreSessionInterface
 from federation.settings import Settings
@@ -151,7 +153,12 @@ ERROR_PAGES: dict[str, ErrorPage] = {
 def create_base_app(import_name: str, settings: Settings, service_title: str) -> Flask:
     """A Flask app with the shared session, CSRF, headers, errors and health endpoints."""
     app = Flask(import_name)
-    store = open_store(settings.redis_url, str(settings.embedded_store_path), settings.redis_key_prefix)
+    store = open_store(
+        settings.redis_url,
+        str(settings.embedded_store_path),
+        settings.redis_key_prefix,
+        settings.redis_sentinel,
+    )
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME=settings.cookie.name,
@@ -279,13 +286,18 @@ def restart_at_portal(portal_url: str | None) -> None:
         g.restart_action = "Revenir aux Services en ligne"
 
 
-def render_error(code: str, status: int) -> tuple[str, int]:
+# « Réessayez dans quelques minutes »: what a 503 (store or database outage) tells clients too.
+RETRY_AFTER_SECONDS = 60
+
+
+def render_error(code: str, status: int) -> tuple[str, int, dict[str, str]]:
     """The French page of ``code``; the code itself is for the log, never shown to the parent."""
     page = ERROR_PAGES.get(code, ERROR_PAGES["erreur"])
     if g.get("restart_action"):
         page = replace(page, action=g.restart_action)
     restart = g.get("restart_url") or "/"
-    return render_template("error.html", page=page, restart_url=restart), status
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else {}
+    return render_template("error.html", page=page, restart_url=restart), status, headers
 
 
 def log_refusal(code: str, detail: object) -> None:
@@ -295,17 +307,17 @@ def log_refusal(code: str, detail: object) -> None:
 
 def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(FederationError)
-    def federation_error(exc: FederationError) -> tuple[str, int]:
+    def federation_error(exc: FederationError) -> tuple[str, int, dict[str, str]]:
         log_refusal(exc.code, exc.detail)
         return render_error(exc.code, exc.http_status)
 
     @app.errorhandler(CSRFError)
-    def csrf_error(exc: CSRFError) -> tuple[str, int]:
+    def csrf_error(exc: CSRFError) -> tuple[str, int, dict[str, str]]:
         log_refusal("formulaire_expire", exc.description)
         return render_error("formulaire_expire", 400)
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> tuple[str, int]:
+    def http_error(exc: HTTPException) -> tuple[str, int, dict[str, str]]:
         original = getattr(exc, "original_exception", None)
         if isinstance(original, StoreUnavailable):  # raised while saving the session
             log_refusal(original.code, original.detail)
@@ -314,16 +326,19 @@ def _install_error_handlers(app: Flask) -> None:
         return render_error("page_introuvable" if status == 404 else "erreur", status)
 
     @app.errorhandler(DBAPIError)
-    def database_error(exc: DBAPIError) -> tuple[str, int]:
-        if exc.connection_invalidated:
-            # The database went away under a pooled connection (a restart, the network): the pool
-            # has been invalidated and the next request reconnects; the parent may simply retry.
-            log_refusal("service_indisponible", f"database connection lost: {exc.orig}")
+    @app.errorhandler(PoolTimeout)
+    def database_error(exc: Exception) -> tuple[str, int, dict[str, str]]:
+        if is_database_outage(exc):
+            # The database is down, starting, stopping, read-only or went away under a pooled
+            # connection: the transaction was rolled back, the pool reconnects by itself (a lost
+            # connection invalidates the pool); the parent may simply retry. Monitoring counts
+            # these 503 lines, not an application error.
+            log_refusal("service_indisponible", f"database unavailable: {getattr(exc, 'orig', exc)}")
             return render_error("service_indisponible", 503)
         return unexpected(exc)
 
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> tuple[str, int]:
+    def unexpected(exc: Exception) -> tuple[str, int, dict[str, str]]:
         log.exception("unexpected error: request_id=%s", g.get("request_id", "-"))
         return render_error("erreur", 500)
 

@@ -12,6 +12,8 @@ if [ "$profile" = test ]; then
   # scripts/ensure-services.sh asks Redis with redis-cli, and starts redis-server if it does not
   # answer (PostgreSQL's client tools come with the server the machine runs).
   packages+=(redis-server redis-tools)
+  # The Sentinel failover test (tests/integration/test_redis_sentinel.py) starts redis-sentinel.
+  packages+=(redis-sentinel)
   # npm ci installs axe-core for them (package-lock.json); Debian's nodejs + npm if none is there.
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi
@@ -33,4 +35,8 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recomme
 # The packaged slapd daemon is not used (tests start their own on a loopback port).
 if [[ " ${missing[*]} " == *" slapd "* ]]; then
   $SUDO service slapd stop >/dev/null 2>&1 || true
+fi
+# Nor the packaged sentinel (the test starts its own three).
+if [[ " ${missing[*]} " == *" redis-sentinel "* ]]; then
+  $SUDO service redis-sentinel stop >/dev/null 2>&1 || true
 fi

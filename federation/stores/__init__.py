@@ -5,9 +5,12 @@ Every key has a prefix constant and a TTL; one-time values use ``add`` (Redis ``
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from federation.errors import ReplayedMessage
+
+if TYPE_CHECKING:
+    from federation.settings import RedisSentinelSettings
 
 # Key prefixes: one constant per kind of ephemeral value.
 SESSION_PREFIX = "session:"
@@ -66,7 +69,16 @@ def claim_for(store: KeyValueStore, scope: str, value: str, owner: str, ttl_seco
     return store.get(key) == owner.encode()
 
 
-def open_store(redis_url: str | None, embedded_path: str, redis_key_prefix: str = "") -> KeyValueStore:
+def open_store(
+    redis_url: str | None,
+    embedded_path: str,
+    redis_key_prefix: str = "",
+    sentinel: RedisSentinelSettings | None = None,
+) -> KeyValueStore:
+    if sentinel is not None:
+        from federation.stores.redis_store import RedisStore
+
+        return RedisStore.from_sentinel(sentinel, redis_key_prefix)
     if redis_url:
         from federation.stores.redis_store import RedisStore
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import redis
+from redis.sentinel import Sentinel
 
 from federation.errors import StoreUnavailable
+from federation.settings import RedisSentinelSettings
+
+# A Redis (or sentinel) that does not answer within this is down for this request: 503.
+TIMEOUT_SECONDS = 2
 
 
 class RedisStore:
@@ -16,7 +21,23 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "") -> RedisStore:
-        return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2), prefix)
+        return cls(
+            redis.Redis.from_url(url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS),
+            prefix,
+        )
+
+    @classmethod
+    def from_sentinel(cls, settings: RedisSentinelSettings, prefix: str = "") -> RedisStore:
+        """The master of ``settings.service`` as the sentinels name it now: redis-py asks them
+        again on each new connection, and drops a connection to a master demoted to replica
+        (``READONLY``), so the requests after a failover go to the promoted replica."""
+        timeouts = {"socket_timeout": TIMEOUT_SECONDS, "socket_connect_timeout": TIMEOUT_SECONDS}
+        sentinel_auth = {"password": settings.sentinel_password} if settings.sentinel_password else {}
+        sentinel = Sentinel(
+            list(settings.sentinels), sentinel_kwargs={**timeouts, **sentinel_auth}, **timeouts
+        )
+        client = sentinel.master_for(settings.service, db=settings.db, password=settings.password, **timeouts)
+        return cls(client, prefix)
 
     def get(self, key: str) -> bytes | None:
         with _fail_closed():

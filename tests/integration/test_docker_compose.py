@@ -75,6 +75,19 @@ def test_services_run_in_production_mode_with_the_shared_stores(config):
         assert env["DATABASE_URL"].startswith("postgresql://")
 
 
+def test_redis_keeps_sessions_across_a_restart_with_aof_on_a_volume(config):
+    redis = config["services"]["redis"]
+    command = redis["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "everysec"
+    (volume,) = redis["volumes"]  # "source:target:mode" (docker-compose 1) or a mapping (compose 2)
+    source, target = (
+        (volume["source"], volume["target"]) if isinstance(volume, dict) else volume.split(":")[:2]
+    )
+    assert target == "/data"  # the image's working folder, where the AOF files go
+    assert source in config["volumes"]  # a named volume: kept when the container is recreated
+
+
 def test_missing_secret_stops_the_configuration():
     env = {k: v for k, v in ENV.items() if k != "EDUCONNECT_SECRET_KEY"}
     result = compose_config(env)

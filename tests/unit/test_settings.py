@@ -186,3 +186,39 @@ def test_shipped_configuration_loads_in_production_with_the_compose_environment(
     assert settings.mode == "production" and settings.base_url.startswith("https://")
     if service != "ent":
         assert settings.portal_url == "https://ent.ac-poitiers.fr/"
+
+
+def test_redis_sentinels_from_the_environment():
+    env = {
+        "REDIS_SENTINELS": "sentinel-1:26379, sentinel-2:26379,[::1]:26380",
+        "REDIS_SENTINEL_SERVICE": "educonnect",
+        "REDIS_PASSWORD": "maitre-secret",
+        "REDIS_DB": "2",
+    }
+    settings = build_settings("idp", GOOD, env, ROOT)
+    assert settings.redis_url is None
+    sentinel = settings.redis_sentinel
+    assert sentinel is not None
+    assert sentinel.sentinels == (("sentinel-1", 26379), ("sentinel-2", 26379), ("::1", 26380))
+    assert (sentinel.service, sentinel.db, sentinel.password) == ("educonnect", 2, "maitre-secret")
+    assert "maitre-secret" not in repr(settings)
+    assert build_settings("idp", GOOD, {}, ROOT).redis_sentinel is None
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"REDIS_SENTINELS": "sentinel-1:26379"}, "REDIS_SENTINEL_SERVICE"),
+        ({"REDIS_SENTINELS": "sentinel-1", "REDIS_SENTINEL_SERVICE": "m"}, "REDIS_SENTINELS"),
+        ({"REDIS_SENTINELS": "sentinel-1:99999", "REDIS_SENTINEL_SERVICE": "m"}, "REDIS_SENTINELS"),
+        ({"REDIS_SENTINELS": "a:1,,b:2", "REDIS_SENTINEL_SERVICE": "m"}, "REDIS_SENTINELS"),
+        (
+            {"REDIS_SENTINELS": "sentinel-1:26379", "REDIS_SENTINEL_SERVICE": "m", "REDIS_URL": "redis://r"},
+            "exclusifs",
+        ),
+        ({"REDIS_SENTINELS": "s:1", "REDIS_SENTINEL_SERVICE": "m", "REDIS_DB": "16"}, "REDIS_DB"),
+    ],
+)
+def test_bad_redis_sentinel_settings_are_named(env, named):
+    with pytest.raises(ConfigurationError, match=named):
+        build_settings("idp", GOOD, env, ROOT)
