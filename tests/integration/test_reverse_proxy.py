@@ -134,6 +134,10 @@ def assert_refused_by_the_proxy(answer: Answer) -> None:
     assert answer.headers["Retry-After"] == "5"
     assert "Référence : " in answer.text
     assert answer.headers["X-Request-Id"] is None  # the services set it; this page is HAProxy's
+    csp = answer.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.headers["Cache-Control"] == "no-store"
 
 
 def test_past_the_queue_limits_logins_are_refused_first_and_health_checks_never(proxy: Proxy):
