@@ -378,14 +378,25 @@ class _Reader:
         """The ``[admission]`` table; EDUCONNECT_ADMISSION_*_MS override the two budgets."""
         table = self.table("admission")
         reader = _Reader(f"{self.service}.admission", table, self.env, self.root)
+        defaults = AdmissionSettings()
         return AdmissionSettings(
             expensive_budget_ms=reader.integer_env(
-                "expensive_budget_ms", "EDUCONNECT_ADMISSION_EXPENSIVE_MS", default=100, low=1, high=60000
+                "expensive_budget_ms",
+                "EDUCONNECT_ADMISSION_EXPENSIVE_MS",
+                default=defaults.expensive_budget_ms,
+                low=1,
+                high=60000,
             ),
             default_budget_ms=reader.integer_env(
-                "default_budget_ms", "EDUCONNECT_ADMISSION_DEFAULT_MS", default=150, low=1, high=60000
+                "default_budget_ms",
+                "EDUCONNECT_ADMISSION_DEFAULT_MS",
+                default=defaults.default_budget_ms,
+                low=1,
+                high=60000,
             ),
-            retry_after_seconds=reader.integer("retry_after_seconds", default=5, low=1, high=3600),
+            retry_after_seconds=reader.integer(
+                "retry_after_seconds", default=defaults.retry_after_seconds, low=1, high=3600
+            ),
         )
 
     def ent_directory(self) -> EntDirectoryFiles:

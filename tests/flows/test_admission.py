@@ -62,6 +62,15 @@ def test_a_login_that_waited_past_its_budget_is_refused_before_any_work(idp, cap
     )
 
 
+def test_choosing_the_password_of_a_new_account_is_shed_like_a_login(idp):
+    client = idp.test_client()
+    posted = client.post("/transition/mot-de-passe", base_url="https://idp.test", data={}, headers=stamp(10))
+    assert posted.status_code == 503 and OVERLOADED in page_text(posted)
+    shown = client.get("/transition/mot-de-passe", base_url="https://idp.test", headers=stamp(10))
+    assert shown.status_code != 503  # showing the form costs no argon2id: the page's budget
+    assert OVERLOADED not in page_text(shown)
+
+
 def test_within_its_budget_a_request_is_served(idp):
     client = idp.test_client()
     # 10 s is past the login's budget but not a page's: the page is served, the login is not.
