@@ -149,4 +149,8 @@ def live_stack(
         for proc in procs:
             proc.terminate()
         for proc in procs:
-            proc.wait(timeout=15)
+            try:  # gunicorn's graceful stop takes up to 10 s, more on a loaded machine
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
