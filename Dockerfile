@@ -1,7 +1,8 @@
-# One image for the three services: `educonnect-bridge serve {idp,ent,aten}`.
+# One image for the three services: `educonnect-bridge serve {idp,ent,aten}` (and `db backup`:
+# postgresql-client gives pg_dump/pg_restore, version 15 like the postgres:15 service).
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
- && apt-get install -y --no-install-recommends xmlsec1 curl \
+ && apt-get install -y --no-install-recommends xmlsec1 curl postgresql-client \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./

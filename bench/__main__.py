@@ -51,7 +51,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated scenario keys to run (e.g. a,d); default: all. The targets of the "
         "scenarios left out are not printed",
     )
+    parser.add_argument(
+        "--overload-seconds", type=float, default=None, help="(o): seconds of open-loop load (60; --quick: 3)"
+    )
+    parser.add_argument(
+        "--overload-factor", type=float, default=2.0, help="(o): offered load ÷ capacity (default 2)"
+    )
+    parser.add_argument(
+        "--capacity",
+        default="",
+        help="(o): SSO/s,logins/s of the 2-worker IdP (e.g. 81,21) instead of measuring them first",
+    )
+    parser.add_argument(
+        "--proxy-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="(o): a variable of config/haproxy/haproxy.cfg, e.g. QUEUE_LIMIT=12 (repeatable)",
+    )
     args = parser.parse_args(argv)
+    settings = [s.partition("=") for s in args.proxy_setting]
+    if any(not name or not sep for name, sep, _ in settings):
+        parser.error("--proxy-setting: NAME=VALUE expected")
+    args.proxy_setting = tuple((name, value) for name, _, value in settings)
+    try:
+        args.capacity = tuple(float(x) for x in args.capacity.split(",")) if args.capacity else None
+    except ValueError:
+        parser.error(f"--capacity: two numbers SSO,LOGIN expected, got {args.capacity!r}")
+    if args.capacity is not None and (len(args.capacity) != 2 or min(args.capacity) <= 0):
+        parser.error(f"--capacity: two positive numbers SSO,LOGIN expected, got {args.capacity}")
     known = {s.key for s in SCENARIOS}
     args.only = {k.strip() for k in args.only.split(",") if k.strip()}
     if args.only - known:
@@ -73,6 +101,10 @@ def plan_from(args: argparse.Namespace) -> Plan:
         server_cpus=args.server_cpus,
         load_cpus=args.load_cpus,
         all_cpus=f"{args.server_cpus},{args.load_cpus}",
+        overload_seconds=args.overload_seconds or (3.0 if args.quick else 60.0),
+        overload_factor=args.overload_factor,
+        capacity=args.capacity,
+        proxy_settings=args.proxy_setting,
     )
 
 
@@ -127,7 +159,7 @@ def run(args: argparse.Namespace) -> Report:
         _progress(f"deployment in {dep.root}")
         bench = Bench(dep, plan, stack)
         _progress("starting the servers…")
-        chosen = [s for s in SCENARIOS if not args.only or s.key in args.only]
+        chosen = [s for s in SCENARIOS if s.key in args.only or (not args.only and s.by_default)]
         bench.start({name: SERVERS[name] for s in chosen for name in s.servers})
         for scenario in chosen:
             section = Section(scenario.key, scenario.title)

@@ -41,6 +41,13 @@ class Plan:
     server_cpus: str = "0"  # the per-core runs: server on one core...
     load_cpus: str = "1"  # ...load generator on the other
     all_cpus: str = "0,1"
+    # (o) overload: seconds of open-loop load, offered load in multiples of the capacity, and
+    # the capacity (SSO/s, logins/s of 2 workers) when given instead of measured.
+    overload_seconds: float = 60.0
+    overload_factor: float = 2.0
+    capacity: tuple[float, float] | None = None
+    # haproxy.cfg variables set for (o) (SERVER_MAXCONN, QUEUE_LIMIT, QUEUE_LIMIT_ARGON2, …)
+    proxy_settings: tuple[tuple[str, str], ...] = ()
 
     def count(self, full: int) -> int:
         return max(int(full * self.scale), 4)
@@ -53,6 +60,7 @@ class ServerSpec:
     workers: int = 1
     threads: int = 4  # gunicorn gthread threads per worker (the `serve` default)
     all_cpus: bool = False  # False: pinned to plan.server_cpus
+    behind_proxy: bool = False  # EDUCONNECT_TRUSTED_PROXIES=1: admission control applies
 
 
 class Bench:
@@ -79,6 +87,7 @@ class Bench:
                 workers=spec.workers,
                 threads=spec.threads,
                 cpus=cpus,
+                env={"EDUCONNECT_TRUSTED_PROXIES": "1"} if spec.behind_proxy else None,
             )
             self.servers[name] = server
             started.append(server)

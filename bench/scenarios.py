@@ -36,6 +36,8 @@ from bench.deployment import (
 from bench.harness import Bench, Clients, ServerSpec, in_lanes
 from bench.load import Operation, Step
 from bench.measurement import Measurement, Outcome, Target, other_cpu, ratio
+from bench.overload import SERVER as OVERLOAD_SERVER
+from bench.overload import overload
 
 SERVERS: dict[str, ServerSpec] = {
     "idp": ServerSpec("idp"),
@@ -44,6 +46,7 @@ SERVERS: dict[str, ServerSpec] = {
     "ent": ServerSpec("ent"),
     "ent-xmlsec1": ServerSpec("ent", crypto_backend="xmlsec1"),
     "aten": ServerSpec("aten"),
+    OVERLOAD_SERVER: ServerSpec("idp", workers=2, all_cpus=True, behind_proxy=True),
 }
 
 # Operations per timed run at --scale 1, about 20 s of each on this 2-core machine (each run also
@@ -65,6 +68,7 @@ class Scenario:
     title: str
     run: Callable[[Bench], Outcome] | None  # None: not available yet
     servers: tuple[str, ...] = ()
+    by_default: bool = True  # False: run only when named with --only
 
 
 def sso_with_idp_session(bench: Bench) -> Outcome:
@@ -311,4 +315,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         "d", "ENT assertion consumer (POST /saml/acs)", assertion_consumer, ("idp", "ent", "ent-xmlsec1")
     ),
     Scenario("e", "OIDC code exchange (POST /oidc/token)", oidc_code_exchange, ("idp",)),
+    Scenario(
+        "o",
+        "overload: 2× capacity for 60 s through HAProxy (admission control)",
+        overload,
+        (OVERLOAD_SERVER, "ent"),
+        by_default=False,  # 60 s of overload plus the capacity runs: --only o
+    ),
 )

@@ -136,6 +136,7 @@ def start_server(
     workers: int = 1,
     threads: int = 4,
     cpus: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> Server:
     """Start (without waiting for readiness) one service under gunicorn."""
     port = free_port()
@@ -157,7 +158,7 @@ def start_server(
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command,
-            env=dep.env(crypto_backend),
+            env=dep.env(crypto_backend) | (env or {}),
             cwd=PROJECT_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=log,

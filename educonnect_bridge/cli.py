@@ -92,6 +92,40 @@ def db_upgrade() -> None:
     click.echo("base de données à jour")
 
 
+@db.command("backup")
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+def db_backup(output: Path) -> None:
+    """Write the IdP's PostgreSQL database to OUTPUT (pg_dump, custom format), services running."""
+    from educonnect_bridge.backup import BackupError, backup
+
+    try:
+        size = backup(_settings("idp").database_url, output)
+    except (BackupError, ConfigurationError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"sauvegarde écrite dans {output} ({size} octets)")
+
+
+@db.command("restore")
+@click.argument("dump", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--replace", is_flag=True, help="Drop what the target database holds first (default: it must be empty)."
+)
+def db_restore(dump: Path, replace: bool) -> None:
+    """Load a « db backup » file into DATABASE_URL's database (one transaction), then migrate it."""
+    from educonnect_bridge.backup import BackupError, restore
+    from federation.migrations import upgrade
+
+    database_url = _settings("idp").database_url
+    try:
+        restore(database_url, dump, replace=replace)
+    except (BackupError, ConfigurationError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    upgrade(database_url)  # a backup taken before the last release's migrations
+    click.echo(
+        f"base restaurée depuis {dump} et à jour ; les parents se reconnectent (sessions non sauvegardées)"
+    )
+
+
 @main.group()
 def sp() -> None:
     """Service providers (ENTs) registered with the IdP."""

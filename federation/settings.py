@@ -32,6 +32,26 @@ ENT_TABLES = ("oidc", "directory")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+AdmissionClass = Literal["light", "default", "expensive"]
+
+
+@dataclass(frozen=True)
+class AdmissionSettings:
+    """How long a request may have waited in the reverse proxy's queue (its ``X-Request-Start``)
+    before the service refuses it unserved, by class (federation/admission.py)."""
+
+    expensive_budget_ms: int = 100
+    default_budget_ms: int = 150
+    retry_after_seconds: int = 5
+
+    def budget_ms(self, admission_class: AdmissionClass) -> int | None:
+        if admission_class == "expensive":
+            return self.expensive_budget_ms
+        if admission_class == "default":
+            return self.default_budget_ms
+        return None
+
+
 @dataclass(frozen=True)
 class CookieSettings:
     name: str
@@ -98,6 +118,8 @@ class Settings:
     # Reverse proxies in front of the service whose X-Forwarded-For / -Proto we trust (the
     # client address drives login throttling).
     trusted_proxies: int
+    # Queue-time budgets; applied only behind a trusted proxy (it stamps X-Request-Start).
+    admission: AdmissionSettings
     # Peers' metadata: the ENT and ATEN read the IdP's, the IdP reads the SPs' and ATEN's.
     peer_metadata: tuple[Path, ...]
     service_providers: tuple[ServiceProvider, ...] = ()
@@ -218,6 +240,7 @@ def build_settings(
         trusted_proxies=reader.integer_env(
             "trusted_proxies", "EDUCONNECT_TRUSTED_PROXIES", default=0, low=0, high=5
         ),
+        admission=reader.admission(),
         peer_metadata=tuple(reader.path_list("peer_metadata")),
         service_providers=tuple(reader.service_providers()) if service == "idp" else (),
         aten_entity_id=_aten_entity_id(reader, env),
@@ -233,7 +256,7 @@ def build_settings(
         extra={
             k: v
             for k, v in data.items()
-            if isinstance(v, dict) and not (service == "ent" and k in ENT_TABLES)
+            if isinstance(v, dict) and k != "admission" and not (service == "ent" and k in ENT_TABLES)
         },
         redis_sentinel=_redis_sentinel(reader),
     )
@@ -399,6 +422,31 @@ class _Reader:
         secret = self.env.get("ENT_OIDC_CLIENT_SECRET") or self._table_text(table, "oidc", "client_secret")
         return OidcRelyingPartySettings(
             issuer=issuer, client_id=client_id, client_secret=secret, id_token_alg=alg
+        )
+
+    def admission(self) -> AdmissionSettings:
+        """The ``[admission]`` table; EDUCONNECT_ADMISSION_*_MS override the two budgets."""
+        table = self.table("admission")
+        reader = _Reader(f"{self.service}.admission", table, self.env, self.root)
+        defaults = AdmissionSettings()
+        return AdmissionSettings(
+            expensive_budget_ms=reader.integer_env(
+                "expensive_budget_ms",
+                "EDUCONNECT_ADMISSION_EXPENSIVE_MS",
+                default=defaults.expensive_budget_ms,
+                low=1,
+                high=60000,
+            ),
+            default_budget_ms=reader.integer_env(
+                "default_budget_ms",
+                "EDUCONNECT_ADMISSION_DEFAULT_MS",
+                default=defaults.default_budget_ms,
+                low=1,
+                high=60000,
+            ),
+            retry_after_seconds=reader.integer(
+                "retry_after_seconds", default=defaults.retry_after_seconds, low=1, high=3600
+            ),
         )
 
     def ent_directory(self) -> EntDirectoryFiles:

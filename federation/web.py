@@ -20,6 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from federation.admission import install_admission
 from federation.database import is_database_outage
 from federation.errors import FederationError, StoreUnavailable
 from federation.sessions import StoreSessionInterface
@@ -135,6 +136,12 @@ ERROR_PAGES: dict[str, ErrorPage] = {
         "Réessayez dans quelques minutes.",
         "Réessayer",
     ),
+    "service_surcharge": ErrorPage(
+        "Le service est très demandé",
+        "Le service est très demandé. Réessayez dans quelques instants.",
+        "Votre demande n'a pas été traitée : patientez quelques instants, puis réessayez.",
+        "Réessayer",
+    ),
     "page_introuvable": ErrorPage(
         "Page introuvable",
         "La page demandée n'existe pas ou n'existe plus. Si vous avez tapé l'adresse, vérifiez-la.",
@@ -180,6 +187,8 @@ def create_base_app(import_name: str, settings: Settings, service_title: str) ->
     app.jinja_env.globals["portal_url"] = settings.portal_url
     app.register_blueprint(layout)
     _install_request_log(app)  # first, so every later hook and error has a request id
+    if settings.trusted_proxies:  # the proxy stamps X-Request-Start: too late, refused unserved
+        install_admission(app, settings.admission, _overload_page)
     app.teardown_request(close_request_connections)
     csrf.init_app(app)
     _install_security_headers(app, settings)
@@ -298,6 +307,12 @@ def render_error(code: str, status: int) -> tuple[str, int, dict[str, str]]:
     restart = g.get("restart_url") or "/"
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else {}
     return render_template("error.html", page=page, restart_url=restart), status, headers
+
+
+def _overload_page(detail: str) -> Response:
+    log_refusal("service_surcharge", detail)
+    html, status, headers = render_error("service_surcharge", 503)
+    return Response(html, status, headers)  # admission sets its own Retry-After
 
 
 def log_refusal(code: str, detail: object) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
+from federation.admission import expensive_when_posted
 from federation.errors import AuthenticationRefused, SessionExpired
 from federation.stores import consume_once
 from federation.web import csrf, saml_metadata_response, set_restart_url
@@ -75,6 +76,7 @@ def identity_confirmed() -> ResponseReturnValue:
 
 
 @bp.route("/transition/mot-de-passe", methods=["GET", "POST"])
+@expensive_when_posted  # argon2id: shed first under load
 def choose_password() -> ResponseReturnValue:
     """The identifier to note and the password chosen twice (help page step 5)."""
     svc, state = services(), IdpSession.load(session)

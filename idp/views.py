@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
+from federation.admission import expensive_when_posted
 from federation.errors import SessionExpired
 from federation.sessions import session_id
 from federation.web import HELP_URL, allow_form_action, restart_at_portal, saml_metadata_response
@@ -46,6 +47,7 @@ def single_sign_on() -> ResponseReturnValue:
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
+@expensive_when_posted  # argon2id: shed first under load
 def login() -> ResponseReturnValue:
     state = IdpSession.load(session)
     if request.method == "GET":

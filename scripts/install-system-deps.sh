@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the project needs, installed only when missing.
 #   install-system-deps.sh demo   what the demo needs (xmlsec1)
-#   install-system-deps.sh test   what the tests need too (slapd, docker-compose, chromium, npm)
+#   install-system-deps.sh test   what the tests need too (slapd, docker-compose, chromium, npm,
+#                                 haproxy, postgresql-client)
 set -euo pipefail
 profile=${1:-test}
 packages=(xmlsec1)
@@ -14,6 +15,10 @@ if [ "$profile" = test ]; then
   packages+=(redis-server redis-tools)
   # The Sentinel failover test (tests/integration/test_redis_sentinel.py) starts redis-sentinel.
   packages+=(redis-sentinel)
+  # haproxy: the reverse proxy of config/haproxy/haproxy.cfg, checked (haproxy -c) and started in
+  # front of live services by the tests; postgresql-client: pg_dump/pg_restore of « db backup »
+  # and « db restore », tested against the machine's PostgreSQL.
+  packages+=(haproxy postgresql-client)
   # npm ci installs axe-core for them (package-lock.json); Debian's nodejs + npm if none is there.
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi
@@ -29,9 +34,18 @@ fi
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 echo "Installation des paquets Debian : ${missing[*]}"
-$SUDO apt-get update -qq
+# Another apt or dpkg may hold the lock (a parallel install): wait for it instead of failing.
+apt_get() {
+  for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=60 "$@" && return 0
+    echo "apt-get $1 : nouvel essai ($attempt)" >&2
+    sleep 10
+  done
+  return 1
+}
+apt_get update -qq
 # slapd asks debconf questions: the tests configure their own slapd, so none are needed.
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The packaged slapd daemon is not used (tests start their own on a loopback port).
 if [[ " ${missing[*]} " == *" slapd "* ]]; then
   $SUDO service slapd stop >/dev/null 2>&1 || true

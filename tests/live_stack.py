@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,9 +100,12 @@ def _write_config(root: Path, urls: dict[str, str]) -> Path:
 
 
 @contextmanager
-def live_stack(root: Path, protocol: str = "saml") -> Iterator[LiveStack]:
+def live_stack(
+    root: Path, protocol: str = "saml", extra_env: Mapping[str, str] | None = None
+) -> Iterator[LiveStack]:
     """Prepare the demo under ``root`` (``demo --no-serve --protocol …``: with ``oidc`` the ENT
-    signs parents in as an OpenID Connect client), start the three services, stop them on exit."""
+    signs parents in as an OpenID Connect client), start the three services (``extra_env`` added
+    to their environment, e.g. behind a proxy), stop them on exit."""
     ports = {"ent": free_port(), "idp": free_port(), "aten": free_port()}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     config = _write_config(root, urls)
@@ -122,6 +125,7 @@ def live_stack(root: Path, protocol: str = "saml") -> Iterator[LiveStack]:
     )
     assert prepared.returncode == 0, prepared.stderr
     env["ENT_PROTOCOL"] = protocol
+    env.update(extra_env or {})
     logs = root / "logs"
     logs.mkdir()
     procs = []
@@ -149,4 +153,8 @@ def live_stack(root: Path, protocol: str = "saml") -> Iterator[LiveStack]:
         for proc in procs:
             proc.terminate()
         for proc in procs:
-            proc.wait(timeout=STOP_TIMEOUT)
+            try:  # gunicorn's graceful stop takes up to 10 s, more on a loaded machine
+                proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)

@@ -44,8 +44,8 @@ def config() -> dict:
 
 def test_stack_has_every_service_with_a_healthcheck(config):
     services = config["services"]
-    assert {"postgres", "redis", "openldap", "idp", "aten", "ent", "setup"} <= set(services)
-    for name in ("postgres", "redis", "openldap", "idp", "aten", "ent"):
+    assert {"postgres", "redis", "openldap", "idp", "aten", "ent", "setup", "proxy"} <= set(services)
+    for name in ("postgres", "redis", "openldap", "idp", "aten", "ent", "proxy"):
         assert services[name]["healthcheck"]["test"], name
 
 
@@ -93,3 +93,46 @@ def test_missing_secret_stops_the_configuration():
     result = compose_config(env)
     assert result.returncode != 0
     assert "EDUCONNECT_SECRET_KEY" in result.stderr
+
+
+def test_only_the_proxy_is_published_and_each_service_has_replicas(config):
+    services = config["services"]
+    for name in ("idp", "aten", "ent"):
+        assert not services[name].get("ports"), name  # reached through the proxy only
+        assert services[name]["deploy"]["replicas"] >= 2, name
+        assert services[name]["environment"]["EDUCONNECT_TRUSTED_PROXIES"] == "1"
+    proxy = services["proxy"]
+    assert {(p["published"], p["target"]) for p in proxy["ports"]} == {(80, 8080), (443, 8443)}
+    assert proxy["healthcheck"]["test"]
+    for name in ("idp", "aten", "ent"):
+        assert proxy["depends_on"][name]["condition"] == "service_healthy"
+
+
+def test_replicas_are_set_from_the_environment():
+    result = compose_config({**ENV, "IDP_REPLICAS": "5"})
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load(result.stdout)["services"]["idp"]["deploy"]["replicas"] == 5
+
+
+def test_the_proxy_runs_the_shipped_configuration_which_haproxy_accepts(config, tmp_path):
+    from bench.proxy import check_config, self_signed_pem
+
+    proxy = config["services"]["proxy"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in proxy["volumes"]}
+    assert Path(mounts["/etc/haproxy/educonnect"]) == ROOT / "config" / "haproxy"
+    dockerfile = (ROOT / "config" / "haproxy" / "Dockerfile").read_text()
+    assert '"-f", "/etc/haproxy/educonnect/haproxy.cfg"' in dockerfile
+    # haproxy -c with the very environment compose gives the container (certificates: a
+    # throw-away one where the TLS directory would be mounted).
+    self_signed_pem(tmp_path)
+    env = {**proxy["environment"], "PROXY_TLS_CERTS": f"{tmp_path}/", "PATH": "/usr/sbin:/usr/bin:/bin"}
+    assert env["IDP_BASE_URL"] == ENV["IDP_BASE_URL"]
+    checked = check_config(env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_backups_run_on_demand_into_the_backup_folder(config):
+    backup = config["services"]["backup"]
+    assert backup["profiles"] == ["ops"]
+    assert "educonnect-bridge db backup /backups/" in " ".join(backup["entrypoint"])
+    assert any(v.endswith(":/backups:rw") or v.endswith(":/backups") for v in backup["volumes"])

@@ -80,3 +80,25 @@ def test_post_sends_its_form_body(canned_server: tuple[int, list[bytes], list[by
 def test_a_broken_reply_is_an_error_not_a_success(raw: bytes) -> None:
     with pytest.raises(http.client.BadStatusLine):
         parse_reply(raw)
+
+
+def test_open_loop_tells_refusals_by_the_proxy_from_those_of_the_service():
+    from bench.open_loop import Stream, classify
+
+    sso = Stream("sso", 1.0, 200, 'name="SAMLResponse"')
+    page = b'HTTP/1.0 200 OK\r\nX-Request-Id: a\r\n\r\n<input name="SAMLResponse" value="x">'
+    assert classify(sso, page) == (200, "served")
+    assert classify(sso, b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n\r\n...") == (
+        503,
+        "refused-proxy",
+    )
+    from_idp = b"HTTP/1.0 503 SERVICE UNAVAILABLE\r\nX-Request-Id: b\r\nRetry-After: 5\r\n\r\n..."
+    assert classify(sso, from_idp) == (503, "refused-app")
+    assert classify(sso, b"HTTP/1.0 500 INTERNAL SERVER ERROR\r\n\r\n") == (
+        500,
+        "error: HTTP 500, expected 200",
+    )
+    assert classify(sso, b"HTTP/1.0 200 OK\r\n\r\nautre page")[1].startswith("error: ")
+    login = Stream("login", 1.0, 302, "/compte")
+    assert classify(login, b"HTTP/1.0 302 FOUND\r\nLocation: /compte\r\n\r\n") == (302, "served")
+    assert classify(login, b"HTTP/1.0 302 FOUND\r\nLocation: /connexion\r\n\r\n")[1].startswith("error: ")
