@@ -22,15 +22,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from federation.errors import FederationError, StoreUnavailable
 from federation.sessions import StoreSessionInterface
 from federation.settings import Settings
+from federation.static_assets import StaticAssets, fingerprint_static_urls, serve_static
 from federation.stores import KeyValueStore, open_store
 
 log = logging.getLogger("educonnect")
 
 ReadinessCheck = Callable[[], None]
 
-layout = Blueprint(
-    "layout", __name__, template_folder="templates", static_folder="static", static_url_path="/static/commun"
-)
+layout = Blueprint("layout", __name__, template_folder="templates")
+# Fingerprinted, precompressed static files (federation/static_assets.py), read once per app.
+layout.add_url_rule("/static/commun/<path:filename>", endpoint="static", view_func=serve_static)
+layout.record_once(lambda state: state.app.extensions.setdefault("static_assets", StaticAssets()))
+layout.app_url_defaults(fingerprint_static_urls)
 csrf = CSRFProtect()
 
 
