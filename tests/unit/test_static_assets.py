@@ -91,7 +91,7 @@ def used_classes() -> set[str]:
 def test_the_dsfr_subset_styles_every_class_the_pages_use():
     css = SUBSET.read_text(encoding="utf-8")
     classes = used_classes()
-    assert {"fr-header", "fr-footer__bottom-link", "fr-message--valid"} <= classes
+    assert {"fr-header", "fr-footer__bottom-link", "fr-notice", "fr-message--valid"} <= classes
     assert "fr-fieldset__element--year" in classes  # completed from the template's expression
     missing = sorted(c for c in classes - UNSTYLED_DSFR_CLASSES if not re.search(rf"\.{c}(?![\w-])", css))
     assert not missing, (
