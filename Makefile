@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: help demo test lint typecheck unit system-deps services clean dsfr bench
+.PHONY: help demo test lint typecheck unit system-deps services clean dsfr static bench
 
 DSFR_VERSION ?= 1.15.3
 
@@ -48,8 +48,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
-dsfr: ## Refresh the vendored DSFR CSS in federation/static/dsfr (npm pack; DSFR_VERSION=1.15.3)
-	scripts/vendor-dsfr.sh $(DSFR_VERSION)
+dsfr: $(VENV)/.installed ## Refresh the vendored DSFR subset in federation/static/dsfr (npm pack; DSFR_VERSION=1.15.3), then make static
+	PYTHON=$(BIN)/python scripts/vendor-dsfr.sh $(DSFR_VERSION)
+
+static: $(VENV)/.installed ## Rebuild federation/static/dist (fingerprinted names, .br and .gz copies) after editing a CSS or JS file
+	$(BIN)/python -m federation.static_build
 
 clean: ## Remove the demo state (database, store, metadata) but keep keys
 	rm -rf var

@@ -48,8 +48,11 @@ def create_app(
     settings = settings or load_settings("aten")
     aten = load_aten_settings(settings, os.environ if env is None else env)
     app = create_base_app(__name__, settings, service_title=aten.service_title)
+    if aten.academie:
+        app.jinja_env.globals["service_tagline"] = aten.academie
+    app.jinja_env.globals["service_notice"] = aten.notice
     directory = open_directory(aten.directory)
-    saml = AtenIdentityProvider(settings, aten.service_title)
+    saml = AtenIdentityProvider(settings, aten.service_name)
     check_crypto_backend(saml.server, settings)
     app.extensions["aten"] = AtenServices(
         settings=settings,

@@ -21,7 +21,7 @@ from federation.settings import Settings, config_dir
 DirectoryBackend = Literal["ldif", "ldap"]
 DIRECTORY_BACKENDS: tuple[DirectoryBackend, ...] = ("ldif", "ldap")
 DEMO_LDIF_FILE = "config/demo/aten.ldif"
-DEFAULT_SERVICE_TITLE = "ATEN"
+SERVICE_TITLE = "ATEN"
 # Environment variable overriding each key of the [directory] table.
 DIRECTORY_ENV = {
     "backend": "ATEN_DIRECTORY_BACKEND",
@@ -63,16 +63,32 @@ class DirectorySettings:
 
 @dataclass(frozen=True)
 class AtenSettings:
-    service_title: str
+    # « Académie de Poitiers »: the académie whose ATEN this is, on every page (None: not named).
+    academie: str | None
     directory: DirectorySettings
+    service_title: str = SERVICE_TITLE
+
+    @property
+    def service_name(self) -> str:
+        """The académie's name for this service: « ATEN – Académie de Poitiers »."""
+        return f"{self.service_title} – {self.academie}" if self.academie else self.service_title
+
+    @property
+    def notice(self) -> str:
+        """The banner of every ATEN page: the parent has left ÉduConnect for the académie's ATEN."""
+        of = f", le service de l'{self.academie[0].lower()}{self.academie[1:]}" if self.academie else ""
+        return (
+            f"Vous êtes sur ATEN{of} : votre ancien compte, utilisé une dernière fois pour créer "
+            "votre compte ÉduConnect."
+        )
 
 
 def load_aten_settings(settings: Settings, env: Mapping[str, str]) -> AtenSettings:
-    academie = settings.extra.get("academie", {})
-    title = academie.get("name", DEFAULT_SERVICE_TITLE)
-    if not isinstance(title, str) or not title.strip():
-        raise ConfigurationError("aten.academie.name: texte attendu")
-    return AtenSettings(service_title=title, directory=load_directory_settings(settings, env))
+    table = settings.extra.get("academie", {})
+    academie = table.get("name") if isinstance(table, Mapping) else None
+    if academie is not None and (not isinstance(academie, str) or not academie.strip()):
+        raise ConfigurationError("aten.academie.name: texte attendu (« Académie de Poitiers »)")
+    return AtenSettings(academie=academie, directory=load_directory_settings(settings, env))
 
 
 def load_directory_settings(settings: Settings, env: Mapping[str, str]) -> DirectorySettings:

@@ -23,17 +23,22 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from federation.admission import install_admission
 from federation.database import is_database_outage
 from federation.errors import FederationError, StoreUnavailable
+from federation.legal_pages import add_legal_pages
 from federation.sessions import StoreSessionInterface
 from federation.settings import Settings
+from federation.static_assets import StaticAssets, fingerprint_static_urls, serve_static
 from federation.stores import KeyValueStore, open_store
 
 log = logging.getLogger("educonnect")
 
 ReadinessCheck = Callable[[], None]
 
-layout = Blueprint(
-    "layout", __name__, template_folder="templates", static_folder="static", static_url_path="/static/commun"
-)
+layout = Blueprint("layout", __name__, template_folder="templates")
+# Fingerprinted, precompressed static files (federation/static_assets.py), read once per app.
+layout.add_url_rule("/static/commun/<path:filename>", endpoint="static", view_func=serve_static)
+layout.record_once(lambda state: state.app.extensions.setdefault("static_assets", StaticAssets()))
+layout.app_url_defaults(fingerprint_static_urls)
+add_legal_pages(layout)
 csrf = CSRFProtect()
 
 
@@ -185,6 +190,8 @@ def create_base_app(import_name: str, settings: Settings, service_title: str) ->
     app.jinja_env.globals["service_tagline"] = SERVICE_TAGLINES.get(settings.service, "")
     app.jinja_env.globals["help_url"] = HELP_URL
     app.jinja_env.globals["portal_url"] = settings.portal_url
+    # The header's way back to « Services en ligne » (the ENT is that portal itself).
+    app.jinja_env.globals["portal_link"] = settings.portal_url if settings.service != "ent" else None
     app.register_blueprint(layout)
     _install_request_log(app)  # first, so every later hook and error has a request id
     if settings.trusted_proxies:  # the proxy stamps X-Request-Start: too late, refused unserved

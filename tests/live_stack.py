@@ -95,6 +95,8 @@ def _write_config(root: Path, urls: dict[str, str]) -> Path:
     )
     (config / "aten.toml").write_text(
         f'base_url = "{urls["aten"]}"\npeer_metadata = ["var/metadata/idp-sp.xml"]\n{portal}'
+        '[academie]\nname = "Académie de Poitiers"\n',
+        encoding="utf-8",
     )
     return config
 

@@ -35,7 +35,7 @@ def test_the_shipped_aten_toml_loads_in_demo_mode(tmp_path):
     shipped = load_settings("aten", {"EDUCONNECT_MODE": "demo", "EDUCONNECT_STATE_DIR": str(tmp_path)})
     aten = load_aten_settings(shipped, {})
     assert aten.directory.backend == "ldif"
-    assert "Poitiers" in aten.service_title
+    assert aten.academie == "Académie de Poitiers"
 
 
 def test_production_never_falls_back_to_the_demo_accounts():
@@ -128,11 +128,16 @@ def test_clear_ldap_on_loopback_is_allowed():
     assert load_directory_settings(settings(directory=table), {}).ldap
 
 
-def test_academie_name_is_the_page_title():
+def test_the_academie_names_the_service_on_every_page():
     aten = load_aten_settings(settings("demo", academie={"name": "Académie de Limoges"}), {})
-    assert aten.service_title == "Académie de Limoges"
-    with pytest.raises(ConfigurationError, match="academie"):
-        load_aten_settings(settings("demo", academie={"name": ""}), {})
+    assert aten.service_title == "ATEN"  # the parents' word, in every page title
+    assert aten.service_name == "ATEN – Académie de Limoges"  # the SAML metadata's Organization
+    assert aten.notice.startswith("Vous êtes sur ATEN, le service de l'académie de Limoges : ")
+    unnamed = load_aten_settings(settings("demo"), {})
+    assert unnamed.service_name == "ATEN" and unnamed.notice.startswith("Vous êtes sur ATEN : ")
+    for wrong in ("", "  ", 42):
+        with pytest.raises(ConfigurationError, match="academie"):
+            load_aten_settings(settings("demo", academie={"name": wrong}), {})
 
 
 def test_relative_ldif_path_is_resolved_from_the_project_root():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-AUTOSUBMIT = "**/static/commun/js/autosubmit.js"
+AUTOSUBMIT = "**/static/commun/**/js/autosubmit.*js"  # fingerprinted: dist/js/autosubmit.<hash>.js
 TOO_MANY = "Trop de tentatives de connexion. Réessayez dans 15 minutes."
 
 
