@@ -1,5 +1,6 @@
 """What ATEN keeps in a browser's session, typed: the AuthnRequest awaiting the parent's password,
-then the signed-in parent (uid and authentication time).
+then the signed-in parent (uid and authentication time) and where the answer went (the SP's ACS,
+from its metadata), so that ATEN's pages opened again (Back, an old tab) lead back there.
 
 The stored form keeps the keys it had before these types. No flask here: ``load`` and ``save``
 take the session mapping.
@@ -19,6 +20,7 @@ from federation.session_values import put_session_value
 PENDING_AUTHN_KEY = "aten_pending_authn"
 UID_KEY = "aten_uid"
 AUTH_TIME_KEY = "auth_time"
+ANSWERED_ACS_KEY = "aten_answered_acs"
 
 
 @dataclass
@@ -26,14 +28,17 @@ class AtenSession:
     pending_authn: AuthenticationRequest | None = None  # ÉduConnect's request, until answered
     uid: str | None = None
     auth_time: dt.datetime | None = None  # aware, UTC
+    answered_acs: str | None = None  # the ACS the last answer was posted to
 
     @classmethod
     def load(cls, session: Mapping[str, Any]) -> AtenSession:
         pending, uid, auth_time = (session.get(k) for k in (PENDING_AUTHN_KEY, UID_KEY, AUTH_TIME_KEY))
+        answered = session.get(ANSWERED_ACS_KEY)
         return cls(
             pending_authn=AuthenticationRequest.from_session(pending) if isinstance(pending, dict) else None,
             uid=uid if isinstance(uid, str) else None,
             auth_time=dt.datetime.fromisoformat(auth_time) if isinstance(auth_time, str) else None,
+            answered_acs=answered if isinstance(answered, str) and answered else None,
         )
 
     def save(self, session: MutableMapping[str, Any]) -> None:
@@ -42,3 +47,4 @@ class AtenSession:
         )
         put_session_value(session, UID_KEY, self.uid)
         put_session_value(session, AUTH_TIME_KEY, self.auth_time.isoformat() if self.auth_time else None)
+        put_session_value(session, ANSWERED_ACS_KEY, self.answered_acs)

@@ -13,12 +13,18 @@ from aten_adapter.domain.release import released_attributes
 from aten_adapter.session_state import AtenSession
 from federation.errors import SessionExpired
 from federation.sessions import rotate_session
-from federation.web import allow_form_action, saml_metadata_response
+from federation.web import allow_form_action, saml_metadata_response, set_restart_url
 
 bp = Blueprint("aten", __name__, template_folder="templates")
 log = logging.getLogger("educonnect.aten")
 
 MAX_TYPED_IDENTIFIER = 64
+
+
+@bp.before_request
+def restart_here() -> None:
+    # « Recommencer » on an ATEN error page: the login page while a request waits, else the way back.
+    set_restart_url(url_for("aten.login"))
 
 
 @bp.get("/saml/metadata")
@@ -38,13 +44,17 @@ def single_sign_on() -> ResponseReturnValue:
 
 @bp.route("/connexion", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
-    authn = AtenSession.load(session).pending_authn
-    if request.method == "GET":
-        if authn is None:
-            return render_template("aten_home.html")
-        return render_template("aten_login.html", identifier="")
+    state = AtenSession.load(session)
+    authn = state.pending_authn
     if authn is None:
-        raise SessionExpired("login form posted without a pending AuthnRequest")
+        # No request to answer: opened directly, Back after the answer, or the form posted again.
+        if state.answered_acs is not None:  # this browser signed in here: back to where it went
+            return render_template("aten_home.html", resume_url=state.answered_acs)
+        if request.method == "POST":
+            raise SessionExpired("login form posted without a pending AuthnRequest")
+        return render_template("aten_home.html")
+    if request.method == "GET":
+        return render_template("aten_login.html", identifier="")
     identifier = request.form.get("identifiant", "")
     try:
         parent = services().authenticator.authenticate(
@@ -57,7 +67,7 @@ def login() -> ResponseReturnValue:
     authn_instant = services().clock()
     session.clear()  # the request is answered below; nothing from before the login is kept
     rotate_session(session)
-    AtenSession(uid=parent.uid, auth_time=authn_instant).save(session)
+    AtenSession(uid=parent.uid, auth_time=authn_instant, answered_acs=authn.acs_url).save(session)
     form = services().saml.build_response(
         authn,
         subject=parent.persistent_id,
@@ -71,4 +81,4 @@ def login() -> ResponseReturnValue:
 
 @bp.get("/")
 def home() -> str:
-    return render_template("aten_home.html")
+    return render_template("aten_home.html", resume_url=AtenSession.load(session).answered_acs)

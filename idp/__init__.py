@@ -21,6 +21,7 @@ from idp.domain.child_attachment import ChildAttachment
 from idp.domain.transition import TransitionService
 from idp.oidc import views as oidc_views
 from idp.oidc.provider import OidcProvider
+from idp.repeated_confirmation import ConfirmationNotes
 from idp.saml_idp import SamlIdentityProvider
 from idp.saml_sp_aten import AtenClient
 from idp.services import EXTENSION, IdpServices, utc_now
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         aten_requests=PendingRequests(
             "aten", MAX_PENDING_ATEN_REQUESTS, settings.pending_request_ttl_seconds
         ),
+        confirmations=ConfirmationNotes(store),
         # Clients and keys are read now: a bad file stops the start.
         oidc=OidcProvider(settings, release, accounts, store, logout_url=saml.logout_url),
     )

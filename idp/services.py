@@ -22,6 +22,7 @@ from idp.domain.child_attachment import ChildAttachment
 from idp.domain.parent_release import PairwiseSubjects, ReleaseReader
 from idp.domain.transition import TransitionService
 from idp.oidc.provider import OidcProvider
+from idp.repeated_confirmation import ConfirmationNotes
 from idp.saml_idp import SamlIdentityProvider
 from idp.saml_sp_aten import AtenClient
 
@@ -49,6 +50,7 @@ class IdpServices:
     saml: SamlIdentityProvider
     aten: AtenClient
     aten_requests: PendingRequests  # this browser's AuthnRequests to ATEN (parcours de transition)
+    confirmations: ConfirmationNotes  # a « Confirmer » repeated after it created the account
     oidc: OidcProvider
 
 

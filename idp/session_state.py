@@ -30,6 +30,7 @@ _PENDING_REQUESTS = "pending_requests"
 _UPSTREAM = "upstream"
 _PROPOSED_IDENTIFIER = "proposed_identifier"
 _CREATED_IDENTIFIER = "created_identifier"
+_TRANSITION_PAGE = "transition_page"
 _VERIFIED_AT = "at"
 
 
@@ -50,6 +51,9 @@ class IdpSession:
     upstream_verified_at: dt.datetime | None = None
     proposed_identifier: str | None = None  # shown on « Choisir mon mot de passe »
     created_identifier: str | None = None  # shown on « Votre compte est créé. »
+    # The page the transition led to (« Votre compte est créé. » or « Vous avez déjà un compte »):
+    # where its pages, opened again (Back, reload, a second « Confirmer »), lead.
+    transition_page: str | None = None
 
     @classmethod
     def load(cls, session: Mapping[str, Any]) -> IdpSession:
@@ -68,6 +72,7 @@ class IdpSession:
             upstream_verified_at=_instant(upstream.get(_VERIFIED_AT)) if isinstance(upstream, dict) else None,
             proposed_identifier=_text(session.get(_PROPOSED_IDENTIFIER)),
             created_identifier=_text(session.get(_CREATED_IDENTIFIER)),
+            transition_page=_local_path(session.get(_TRANSITION_PAGE)),
         )
 
     def save(self, session: MutableMapping[str, Any]) -> None:
@@ -83,6 +88,12 @@ class IdpSession:
         return IdpSession(
             account_id=account_id, auth_time=now, pending_saml=self.pending_saml, next_url=self.next_url
         )
+
+    def kept_at_sign_in(self) -> dict[str, Any]:
+        """What :meth:`signed_in` keeps (the requests to answer), stored as the session stores it:
+        ``IdpSession.load`` of it gives them back."""
+        stored = self._stored()
+        return {key: stored[key] for key in (_PENDING_SAML, _NEXT_URL) if stored[key] is not None}
 
     def resume_after_login(self, path: str) -> None:
         """Resume this local path after login (OIDC authorization); absolute URLs are refused."""
@@ -122,6 +133,7 @@ class IdpSession:
             _UPSTREAM: upstream,
             _PROPOSED_IDENTIFIER: self.proposed_identifier,
             _CREATED_IDENTIFIER: self.created_identifier,
+            _TRANSITION_PAGE: self.transition_page,
         }
 
 
@@ -139,6 +151,11 @@ def is_local_path(path: str) -> bool:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _local_path(value: Any) -> str | None:
+    text = _text(value)
+    return text if text is not None and is_local_path(text) else None
 
 
 def _instant(value: Any) -> dt.datetime | None:
