@@ -13,7 +13,7 @@ from aten_adapter.domain.release import released_attributes
 from aten_adapter.session_state import AtenSession
 from federation.errors import SessionExpired
 from federation.sessions import rotate_session
-from federation.web import allow_form_action, saml_metadata_response, set_restart_url
+from federation.web import allow_form_action, csrf, saml_metadata_response, set_restart_url
 
 bp = Blueprint("aten", __name__, template_folder="templates")
 log = logging.getLogger("educonnect.aten")
@@ -43,6 +43,7 @@ def single_sign_on() -> ResponseReturnValue:
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
+@csrf.exempt  # checked below whenever a request waits: without one, a POST reads nothing and changes nothing
 def login() -> ResponseReturnValue:
     state = AtenSession.load(session)
     authn = state.pending_authn
@@ -53,6 +54,8 @@ def login() -> ResponseReturnValue:
         if request.method == "POST":
             raise SessionExpired("login form posted without a pending AuthnRequest")
         return render_template("aten_home.html")
+    if request.method == "POST":
+        csrf.protect()
     if request.method == "GET":
         return render_template("aten_login.html", identifier="")
     identifier = request.form.get("identifiant", "")
