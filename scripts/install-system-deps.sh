@@ -12,6 +12,8 @@ if [ "$profile" = test ]; then
   # scripts/ensure-services.sh asks Redis with redis-cli, and starts redis-server if it does not
   # answer (PostgreSQL's client tools come with the server the machine runs).
   packages+=(redis-server redis-tools)
+  # faketime: tests/browser_e2e/test_dead_ends.py runs ATEN with its clock 10 minutes behind.
+  packages+=(faketime)
   # npm ci installs axe-core for them (package-lock.json); Debian's nodejs + npm if none is there.
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi
