@@ -76,6 +76,9 @@ def aten_assertion_consumer() -> ResponseReturnValue:
     consume_once(svc.store, "aten-assertion", assertion_id, svc.settings.pending_request_ttl_seconds)
     svc.aten_requests.clear(state.pending_requests)
     state.upstream, state.upstream_verified_at, state.proposed_identifier = identity, now, None
+    # A new transition in this browser (another parent at a shared computer): the pages of the
+    # previous one no longer lead to its result.
+    state.created_identifier = state.transition_page = None
     existing = svc.transition.existing_account(identity)
     if existing is None:
         state.save(session)

@@ -136,3 +136,13 @@ def test_parallel_confirmations_with_one_cookie_create_one_account(browser, stac
     assert len(answers) == PARALLEL
     assert set(answers) == {(302, "/transition/compte-cree")}, answers
     assert len(linked_accounts(stack, "Durand")) == 1
+
+
+def test_a_new_transition_in_the_same_browser_is_not_led_to_the_previous_result(browser, stack):
+    """A shared family computer: a second parent's « Choisir mon mot de passe » is theirs."""
+    form_page, _ = password_form(browser)
+    assert confirm(browser, form_page).status_code == 302
+    confirmed = aten_sign_in(browser, "elegoff", from_ent=False)
+    assert confirmed.request.path == "/transition/compte", page_text(confirmed)
+    form_page = browser.get(f"{IDP}/transition/mot-de-passe")
+    assert form_page.status_code == 200 and "e.legoff" in page_text(form_page)
