@@ -145,4 +145,4 @@ def live_stack(root: Path, protocol: str = "saml") -> Iterator[LiveStack]:
         for proc in procs:
             proc.terminate()
         for proc in procs:
-            proc.wait(timeout=15)
+            proc.wait(timeout=60)  # gunicorn's graceful stop, slow on a busy machine

@@ -1,6 +1,6 @@
 """No dead end in real Chromium (issue 13 item 4): Back twice from « Choisir mon mot de passe »,
 a double click on « Confirmer » (SAML and OIDC), a reload after it, 20 « Confirmer » at once, and
-a Response refused because ATEN's clock is 10 minutes behind (ATEN run under libfaketime).
+a Response refused because ATEN's clock is 10 minutes ahead (ATEN run under libfaketime).
 
 This module starts its own stacks (``live`` and ``live_oidc`` overridden below): every ATEN demo
 parent creates their account here, whatever the other browser tests did with them.
@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Route
+from playwright.sync_api import Browser
 
 from tests.browser_e2e.journeys import (
     ELEGOFF,
@@ -61,45 +61,26 @@ def to_password_page(parent: ParentBrowser, who: AtenParent) -> None:
     parent.page.get_by_label("Confirmation du mot de passe").fill(NEW_PASSWORD)
 
 
-def double_click_confirmer(parent: ParentBrowser) -> list[str]:
-    """« Confirmer » clicked twice, the second time before the first answer arrived (a server
-    slower than the parent's finger): the first POST is sent to the real server, its answer held
-    from Chromium, which never sees it — the second submission cancels the first navigation, as in
-    a double click. The second POST leaves with the cookie from before the first (the answer that
-    changed it never arrived). Returns the two POSTs' status codes as the server answered them."""
+def double_click_confirmer(parent: ParentBrowser) -> int:
+    """« Confirmer » twice, the second time before the first answer arrived (a server slower than
+    the parent's finger). The first POST is the form as Chromium sends it (its fields, its cookie)
+    and reaches the real server, which creates the account; Chromium never sees that answer, as
+    when the second submission cancels the first navigation. Then the real click, which leaves
+    with the cookie from before (the answer that changed it never arrived). Returns the first
+    POST's status."""
     page, context = parent.page, parent.page.context
     before = context.cookies()
-    held: list[Route] = []
-    statuses: list[str] = []
-
-    def route(route: Route) -> None:
-        if route.request.method != "POST":
-            route.continue_()
-        elif not held:
-            held.append(route)
-        else:
-            statuses.append("second")
-            route.continue_()
-
-    page.route("**/transition/mot-de-passe", route)
-    confirmer = page.get_by_role("button", name="Confirmer", exact=True)
-    button = confirmer.element_handle()  # a handle does not wait for the pending navigation
-    confirmer.click(no_wait_after=True)
-    for _ in range(100):
-        if held:
-            break
-        page.wait_for_timeout(50)
-    assert held, "the first « Confirmer » sent nothing"
-    first = held[0].fetch(max_redirects=0)  # the real server creates the account
-    statuses.insert(0, str(first.status))
-    context.clear_cookies()
+    fields = page.eval_on_selector_all(
+        "form:has(button) input[name]", "inputs => Object.fromEntries(inputs.map(i => [i.name, i.value]))"
+    )
+    assert set(fields) == {"csrf_token", "mot_de_passe", "confirmation"}, fields
+    first = context.request.post(page.url, form=fields, max_redirects=0, headers={"Referer": page.url})
     # Its Set-Cookie is part of the answer Chromium never got. (A read Cookie is a valid
     # SetCookieParam; Playwright types the two apart.)
+    context.clear_cookies()
     context.add_cookies(before)  # type: ignore[arg-type]
-    # The second click, on the page still shown: Playwright's click() would wait for the pending
-    # navigation to end first, which a parent's finger does not.
-    button.evaluate("button => button.click()")
-    return statuses
+    parent.click_button("Confirmer")
+    return first.status
 
 
 def assert_account_created(parent: ParentBrowser, who: AtenParent) -> None:
@@ -142,7 +123,7 @@ def test_back_twice_from_choisir_mon_mot_de_passe_continues_the_transition(paren
 
 def test_double_click_on_confirmer_creates_one_account_and_shows_it(parent, chromium, live):
     to_password_page(parent, MDURAND)
-    assert double_click_confirmer(parent) == ["302", "second"]
+    assert double_click_confirmer(parent) == 302
     assert_account_created(parent, MDURAND)
     parent.check("double-clic-confirmer")
     parent.click_link("Continuer")
@@ -163,7 +144,7 @@ def test_reload_and_back_after_confirmer_stay_on_votre_compte_est_cree(parent):
 
 def test_double_click_on_confirmer_with_openid_connect(oidc_parent, chromium, live_oidc):
     to_password_page(oidc_parent, HBERNARD)
-    assert double_click_confirmer(oidc_parent) == ["302", "second"]
+    assert double_click_confirmer(oidc_parent) == 302
     assert_account_created(oidc_parent, HBERNARD)
     oidc_parent.check("double-clic-confirmer")
     oidc_parent.click_link("Continuer")
@@ -222,6 +203,7 @@ def _is_serving(pid: int) -> bool:
 def serve_aten(stack: LiveStack, *wrapper: str) -> subprocess.Popen[bytes]:
     """ATEN on its port again, as live_stack starts it, behind ``wrapper`` (e.g. faketime)."""
     env = {**os.environ, "EDUCONNECT_CONFIG_DIR": str(stack.root / "config"), "EDUCONNECT_MODE": "demo"}
+    env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"  # gunicorn's timeouts keep real time
     for key in ("DATABASE_URL", "REDIS_URL"):
         env.pop(key, None)
     port = urllib.parse.urlsplit(stack.urls["aten"]).port
@@ -241,13 +223,15 @@ def stop(pid: int) -> None:
 
 
 @pytest.fixture
-def aten_ten_minutes_behind(live: LiveStack) -> Iterator[None]:
-    """ATEN's clock 10 minutes behind ÉduConnect's: the stack's ATEN stopped, the same service
-    started under libfaketime (Debian package faketime) on its port; a punctual one after."""
+def aten_ten_minutes_ahead(live: LiveStack) -> Iterator[None]:
+    """ATEN's clock 10 minutes ahead of ÉduConnect's: the stack's ATEN stopped, the same service
+    started under libfaketime (Debian package faketime) on its port; a punctual one after.
+    (ATEN still accepts ÉduConnect's AuthnRequest, which it finds 10 minutes old; its Response
+    is dated 10 minutes in ÉduConnect's future.)"""
     if not FAKETIME.exists():
         pytest.fail("faketime absent : lancez « scripts/install-system-deps.sh test »")
     stop(live.pids["aten"])
-    skewed = serve_aten(live, str(FAKETIME), "-f", "-10m")
+    skewed = serve_aten(live, str(FAKETIME), "-f", "+10m")
     try:
         yield
     finally:
@@ -257,7 +241,7 @@ def aten_ten_minutes_behind(live: LiveStack) -> Iterator[None]:
         live.pids["aten"] = punctual.pid
 
 
-def test_a_response_from_a_clock_ten_minutes_behind_says_to_try_again(parent, live, aten_ten_minutes_behind):
+def test_a_response_from_a_clock_ten_minutes_ahead_says_to_try_again(parent, live, aten_ten_minutes_ahead):
     aten_sign_in(parent, ELEGOFF)
     parent.path_is("idp", "/saml/sp/acs")
     heading = parent.page.get_by_role("heading", level=1).inner_text()
@@ -270,7 +254,7 @@ def test_a_response_from_a_clock_ten_minutes_behind_says_to_try_again(parent, li
     log = (live.root / "logs" / "idp.log").read_text(encoding="utf-8")
     (line,) = [x for x in log.splitlines() if f"request_id={reference.group(1)} horloge_decalee" in x]
     offset = re.search(r"offset_seconds=([+-]\d+)", line)
-    assert offset and -660 < int(offset.group(1)) < -540, line
+    assert offset and 540 < int(offset.group(1)) < 660, line
     assert parent.page.get_by_role("link", name="Revenir aux Services en ligne").is_visible()
     parent.click_link("Réessayer")  # a new request to ATEN
     parent.path_is("aten", "/connexion")

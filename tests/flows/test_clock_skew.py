@@ -95,3 +95,24 @@ def test_an_educonnect_response_outside_the_window_is_refused_at_the_ent(stack, 
     assert TITLE in page_text(refused)
     assert links_of(refused)["Réessayer"] == "/"  # the portal, where both buttons are
     assert -615 <= refusal_logged(caplog, reference_on(refused)) <= -599
+
+
+@pytest.mark.parametrize(("ahead_minutes", "low", "high"), [(-4, 235, 245), (14, -845, -835)])
+def test_an_authn_request_outside_atens_window_is_a_clock_skew(
+    stack, caplog, monkeypatch, ahead_minutes, low, high
+):
+    """ATEN's clock 4 minutes behind ÉduConnect's (the request is from its future, beyond the
+    3-minute skew), or 14 ahead (the request is older than 10 minutes + the skew): refused with
+    the page to try again and the offset logged (the window itself unchanged)."""
+    services = stack.aten.extensions["aten"]
+    moved = dataclasses.replace(
+        services, clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(minutes=ahead_minutes)
+    )
+    monkeypatch.setitem(stack.aten.extensions, "aten", moved)
+    browser = Browser(stack.apps())
+    with caplog.at_level(logging.WARNING, logger="educonnect"):
+        refused = browser.follow(browser.get("https://idp.test/transition/aten"))
+    assert refused.request.url.startswith("https://aten.test/saml/sso")
+    assert refused.status_code == 400 and TITLE in page_text(refused)
+    assert "Réessayer" in links_of(refused)
+    assert low <= refusal_logged(caplog, reference_on(refused)) <= high
