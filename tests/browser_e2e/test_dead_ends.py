@@ -203,7 +203,6 @@ def _is_serving(pid: int) -> bool:
 def serve_aten(stack: LiveStack, *wrapper: str) -> subprocess.Popen[bytes]:
     """ATEN on its port again, as live_stack starts it, behind ``wrapper`` (e.g. faketime)."""
     env = {**os.environ, "EDUCONNECT_CONFIG_DIR": str(stack.root / "config"), "EDUCONNECT_MODE": "demo"}
-    env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"  # gunicorn's timeouts keep real time
     for key in ("DATABASE_URL", "REDIS_URL"):
         env.pop(key, None)
     port = urllib.parse.urlsplit(stack.urls["aten"]).port
