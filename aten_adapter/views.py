@@ -13,12 +13,18 @@ from aten_adapter.domain.release import released_attributes
 from aten_adapter.session_state import AtenSession
 from federation.errors import SessionExpired
 from federation.sessions import rotate_session
-from federation.web import allow_form_action, restart_at_portal, saml_metadata_response
+from federation.web import allow_form_action, csrf, restart_at_portal, saml_metadata_response, set_restart_url
 
 bp = Blueprint("aten", __name__, template_folder="templates")
 log = logging.getLogger("educonnect.aten")
 
 MAX_TYPED_IDENTIFIER = 64
+
+
+@bp.before_request
+def restart_here() -> None:
+    # « Recommencer » on an ATEN error page: the login page while a request waits, else the way back.
+    set_restart_url(url_for("aten.login"))
 
 
 @bp.get("/saml/metadata")
@@ -43,15 +49,21 @@ def single_sign_on() -> ResponseReturnValue:
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
+@csrf.exempt  # checked below whenever a request waits: without one, a POST reads nothing and changes nothing
 def login() -> ResponseReturnValue:
     state = AtenSession.load(session)
     authn = state.pending_authn
-    if request.method == "GET":
-        if authn is None:
-            return render_template("aten_home.html")
-        return render_template("aten_login.html", identifier="")
     if authn is None:
-        raise SessionExpired("login form posted without a pending AuthnRequest")
+        # No request to answer: opened directly, Back after the answer, or the form posted again.
+        if state.answered_acs is not None:  # this browser signed in here: back to where it went
+            return render_template("aten_home.html", resume_url=state.answered_acs)
+        if request.method == "POST":
+            raise SessionExpired("login form posted without a pending AuthnRequest")
+        return render_template("aten_home.html")
+    if request.method == "POST":
+        csrf.protect()
+    if request.method == "GET":
+        return render_template("aten_login.html", identifier="")
     identifier = request.form.get("identifiant", "")
     try:
         parent = services().authenticator.authenticate(
@@ -76,7 +88,9 @@ def login() -> ResponseReturnValue:
     )
     session.clear()  # the request is answered: nothing from before the login is kept
     rotate_session(session)
-    AtenSession(uid=parent.uid, auth_time=authn_instant, browser_id=state.browser_id).save(session)
+    AtenSession(
+        uid=parent.uid, auth_time=authn_instant, browser_id=state.browser_id, answered_acs=authn.acs_url
+    ).save(session)
     log.info("ATEN login of %s answered to %s", parent.uid, authn.sp_entity_id)
     allow_form_action(form.action)
     return render_template("saml_post.html", action=form.action, fields=form.fields)
@@ -84,4 +98,4 @@ def login() -> ResponseReturnValue:
 
 @bp.get("/")
 def home() -> str:
-    return render_template("aten_home.html")
+    return render_template("aten_home.html", resume_url=AtenSession.load(session).answered_acs)

@@ -62,6 +62,19 @@ class RequestAlreadyUsed(ProtocolError):
     code = "demande_deja_utilisee"
 
 
+class ClockSkew(ProtocolError):
+    """A signed message dated outside our time window (NotBefore / NotOnOrAfter beyond the allowed
+    skew, DESIGN §5): most often the partner's clock and ours disagree, and a retry a few minutes
+    later succeeds. ``offset_seconds`` is the message's IssueInstant minus our time at reception
+    (negative: the partner's clock is behind ours), logged with the request id."""
+
+    code = "horloge_decalee"
+
+    def __init__(self, detail: str, offset_seconds: float | None) -> None:
+        super().__init__(detail)
+        self.offset_seconds = offset_seconds
+
+
 class AuthenticationRefused(ProtocolError):
     """The upstream IdP answered with a non-success status (refused, cancelled)."""
 

@@ -35,7 +35,7 @@ from saml2.server import Server
 from saml2.sigver import SignatureError, get_pem_wrapped_unwrapped, make_temp, pre_encryption_part
 from saml2.time_util import str_to_time
 
-from federation.errors import ConfigurationError, ProtocolError, UnknownPartner
+from federation.errors import ClockSkew, ConfigurationError, ProtocolError, UnknownPartner
 from federation.saml import MAX_REDIRECT_MESSAGE_CHARS, service_block
 from federation.settings import Settings
 from federation.xml_security import (
@@ -308,7 +308,12 @@ class IdentityProviderCore:
         year, month, day, hour, minute, second = str_to_time(issue_instant)[:6]
         issued = dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
         if not now - MAX_REQUEST_AGE - self.skew <= issued <= now + self.skew:
-            raise ProtocolError(f"IssueInstant {issue_instant} outside the accepted window")
+            offset = (issued - now).total_seconds()
+            raise ClockSkew(
+                f"clock skew: offset_seconds={offset:+.0f} allowed_seconds={self.skew.total_seconds():.0f} "
+                f"(AuthnRequest IssueInstant {issue_instant}, at most {MAX_REQUEST_AGE} old)",
+                offset,
+            )
         return issued + MAX_REQUEST_AGE + self.skew
 
 

@@ -5,12 +5,17 @@ DESIGN §5: size capped before decoding, no DOCTYPE, signature by a key of the i
 the signed assertion, exactly one assertion, InResponseTo among this browser's pending requests
 (never unsolicited), Audience / Destination / Recipient / time window with our skew (pysaml2).
 The caller consumes the assertion ID once (``federation.stores.consume_once``).
+
+A Response refused only for its time window (pysaml2 checks NotBefore / NotOnOrAfter after the
+signatures) raises :class:`ClockSkew` with the measured offset: the parent is told to try again,
+the log says by how much the partner's clock is off.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +23,9 @@ from typing import Any
 from saml2 import BINDING_HTTP_POST
 from saml2.client import Saml2Client
 from saml2.response import StatusError
+from saml2.validate import ResponseLifetimeExceed, ToEarly
 
-from federation.errors import AuthenticationRefused, ProtocolError
+from federation.errors import AuthenticationRefused, ClockSkew, ProtocolError
 from federation.xml_security import parse_xml
 
 MAX_POST_MESSAGE_CHARS = 200 * 1024
@@ -46,8 +52,13 @@ class VerifiedAssertion:
 
 
 def parse_strict_response(
-    client: Saml2Client, form: Mapping[str, str], outstanding: Mapping[str, str], expected_issuer: str
+    client: Saml2Client,
+    form: Mapping[str, str],
+    outstanding: Mapping[str, str],
+    expected_issuer: str,
+    received_at: dt.datetime,
 ) -> VerifiedAssertion:
+    """``received_at`` (aware): our time when the Response arrived, to measure a clock skew."""
     encoded = form.get("SAMLResponse", "")
     if not encoded or len(encoded) > MAX_POST_MESSAGE_CHARS:
         raise ProtocolError("SAMLResponse absent or too large")
@@ -55,13 +66,21 @@ def parse_strict_response(
         xml = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ProtocolError("SAMLResponse is not base64") from exc
-    _check_one_assertion(xml)
+    root = _check_one_assertion(xml)
     try:
         response = client.parse_authn_request_response(
             encoded, BINDING_HTTP_POST, outstanding=dict(outstanding)
         )
     except StatusError as exc:  # a well-formed "no": the partner did not authenticate the user
         raise AuthenticationRefused(f"status {type(exc).__name__}: {exc}") from exc
+    except (ResponseLifetimeExceed, ToEarly) as exc:  # signed, but outside our time window
+        offset = issue_instant_offset(root, received_at)
+        shown = "unknown" if offset is None else f"{offset:+.0f}"
+        raise ClockSkew(
+            f"clock skew: offset_seconds={shown} issuer={_issuer(root)} "
+            f"allowed_seconds={client.config.accepted_time_diff} ({type(exc).__name__}: {exc})",
+            offset,
+        ) from exc
     except Exception as exc:  # pysaml2 raises dozens of unrelated types; all mean "refused"
         raise ProtocolError(f"Response refused: {type(exc).__name__}: {exc}") from exc
     # pysaml2 returns a hollow object for some refusals (e.g. a foreign Destination).
@@ -92,8 +111,27 @@ def _session_index(assertion: Any) -> str:
     return (statements[0].session_index or "") if statements else ""
 
 
-def _check_one_assertion(xml: bytes) -> None:
-    """Exactly one Assertion or EncryptedAssertion, counted before decryption; no DOCTYPE."""
+def issue_instant_offset(root: Any, received_at: dt.datetime) -> float | None:
+    """Seconds from our time at reception to the Response's IssueInstant (SAML core §3.2.2):
+    how far the partner's clock is ahead of ours (negative: behind), give or take the transit."""
+    value = root.get("IssueInstant") or ""
+    try:
+        issued = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if issued.tzinfo is None:
+        return None
+    return (issued - received_at).total_seconds()
+
+
+def _issuer(root: Any) -> str:
+    issuer: str = root.xpath("string(/samlp:Response/saml:Issuer)", namespaces=_NS)
+    return issuer.strip()[:200] or "-"
+
+
+def _check_one_assertion(xml: bytes) -> Any:
+    """Exactly one Assertion or EncryptedAssertion, counted before decryption; no DOCTYPE.
+    Returns the parsed document."""
     try:
         root = parse_xml(xml)
     except Exception as exc:  # the hardened parser refuses DOCTYPEs and malformed XML
@@ -103,9 +141,10 @@ def _check_one_assertion(xml: bytes) -> None:
     )
     status = root.xpath("string(/samlp:Response/samlp:Status/samlp:StatusCode/@Value)", namespaces=_NS)
     if not found and status and status != SAML_SUCCESS:
-        return  # a refusal carries no assertion: pysaml2 checks its signature, then raises StatusError
+        return root  # a refusal carries no assertion: pysaml2 checks its signature, then StatusError
     if len(found) != 1:
         raise ProtocolError(f"exactly one assertion expected, found {len(found)}")
+    return root
 
 
 def _check_recipients(assertion: Any, acs_urls: set[str]) -> None:

@@ -8,6 +8,7 @@ partner. Built once per process: pysaml2 parses our keys and the peer metadata a
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -100,12 +101,14 @@ class SamlSpClient:
         )
         return OutgoingRequest(request_id=request_id, url=dict(info["headers"])["Location"])
 
-    def parse_response(self, form: Mapping[str, str], outstanding: Iterable[str]) -> VerifiedAssertion:
+    def parse_response(
+        self, form: Mapping[str, str], outstanding: Iterable[str], received_at: dt.datetime
+    ) -> VerifiedAssertion:
         """The partner's Response, strictly checked; ``outstanding`` are the ids of this browser's
-        pending requests (InResponseTo must be one of them)."""
+        pending requests (InResponseTo must be one of them), ``received_at`` our time now."""
         # pysaml2 maps each pending id to the page the request came from; we keep none there.
         came_from = dict.fromkeys(outstanding, "/")
-        return parse_strict_response(self.client, form, came_from, self.idp_entity_id)
+        return parse_strict_response(self.client, form, came_from, self.idp_entity_id, received_at)
 
 
 def _partner(settings: Settings, identity_providers: set[str], wanted: str | None) -> str:

@@ -33,6 +33,13 @@ class StoreSession(CallbackDict[str, Any], SessionMixin):
         self.previous_sid: str | None = None
 
 
+def original_session_id(session: SessionMixin) -> str:
+    """The id this request's session was stored under (before any rotation of this request)."""
+    if not isinstance(session, StoreSession):
+        raise TypeError("original_session_id needs the store-backed session")
+    return session.previous_sid or session.sid
+
+
 def rotate_session(session: SessionMixin) -> None:
     """Give the session a fresh id (login): the old id stops working at the end of the request."""
     if not isinstance(session, StoreSession):

@@ -130,6 +130,15 @@ ERROR_PAGES: dict[str, ErrorPage] = {
         "Cette réponse de connexion a déjà été utilisée.",
         "Recommencez depuis la page « Services en ligne ».",
     ),
+    "horloge_decalee": ErrorPage(
+        "Connexion momentanément impossible",
+        "La réponse de connexion est arrivée avec une heure trop éloignée de la nôtre "
+        "(les horloges des services ne sont pas à la même heure) : par sécurité, elle n'a pas été "
+        "acceptée et rien n'a été enregistré.",
+        "Réessayez dans quelques minutes. Si le problème continue, contactez l'établissement de votre "
+        "enfant en donnant la référence ci-dessous.",
+        "Réessayer",
+    ),
     "authentification_refusee": ErrorPage(
         "Connexion refusée",
         "Le service d'authentification n'a pas confirmé votre identité.",
@@ -345,7 +354,8 @@ def _install_error_handlers(app: Flask) -> None:
             log_refusal(original.code, original.detail)
             return render_error(original.code, original.http_status)
         status = exc.code or 500
-        return render_error("page_introuvable" if status == 404 else "erreur", status)
+        # 405: a POST-only address opened again (Back, a bookmark): for the parent, no such page.
+        return render_error("page_introuvable" if status in (404, 405) else "erreur", status)
 
     @app.errorhandler(DBAPIError)
     @app.errorhandler(PoolTimeout)

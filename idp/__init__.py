@@ -27,6 +27,7 @@ from idp.domain.transition import TransitionService
 from idp.oidc import views as oidc_views
 from idp.oidc.logout import ClientLogout, LogoutPoster, UrllibLogoutPoster
 from idp.oidc.provider import OidcProvider
+from idp.repeated_confirmation import ConfirmationNotes
 from idp.saml_idp import SLO_PATH, SamlIdentityProvider
 from idp.saml_sp_aten import AtenClient
 from idp.services import EXTENSION, IdpServices, utc_now
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, logout_poster: LogoutPoster 
         aten_requests=PendingRequests(
             "aten", MAX_PENDING_ATEN_REQUESTS, settings.pending_request_ttl_seconds
         ),
+        confirmations=ConfirmationNotes(store),
         oidc=oidc,
         logout=SessionAuthority(
             store,

@@ -8,6 +8,7 @@ reads the identity only from the signed assertion; the caller consumes the asser
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 
 from saml2.saml import NAMEID_FORMAT_PERSISTENT
@@ -52,11 +53,11 @@ class AtenClient:
         return outgoing.request_id, outgoing.url
 
     def parse_response(
-        self, form: Mapping[str, str], outstanding: Iterable[str]
+        self, form: Mapping[str, str], outstanding: Iterable[str], received_at: dt.datetime
     ) -> tuple[str, UpstreamIdentity]:
         """(assertion ID, identity) from a verified ATEN assertion; ``outstanding``: the ids of this
-        browser's pending requests to ATEN."""
-        verified = self.sp.parse_response(form, outstanding)
+        browser's pending requests to ATEN, ``received_at``: our time now."""
+        verified = self.sp.parse_response(form, outstanding, received_at)
         if verified.subject_format != NAMEID_FORMAT_PERSISTENT:
             raise ProtocolError(f"ATEN NameID format {verified.subject_format} is not persistent")
         given_name, family_name = verified.first("givenName").strip(), verified.first("sn").strip()

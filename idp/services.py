@@ -23,6 +23,7 @@ from idp.domain.child_attachment import ChildAttachment
 from idp.domain.parent_release import PairwiseSubjects, ReleaseReader
 from idp.domain.transition import TransitionService
 from idp.oidc.provider import OidcProvider
+from idp.repeated_confirmation import ConfirmationNotes
 from idp.saml_idp import SamlIdentityProvider
 from idp.saml_sp_aten import AtenClient
 from idp.single_logout import SessionAuthority
@@ -52,6 +53,7 @@ class IdpServices:
     authn_requests: AuthnRequestsOnce  # each ENT AuthnRequest: one browser, one answer
     aten: AtenClient
     aten_requests: PendingRequests  # this browser's AuthnRequests to ATEN (parcours de transition)
+    confirmations: ConfirmationNotes  # a « Confirmer » repeated after it created the account
     oidc: OidcProvider
     logout: SessionAuthority  # Single Logout: the participants of each session, their notification
 

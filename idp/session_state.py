@@ -31,6 +31,7 @@ _PENDING_REQUESTS = "pending_requests"
 _UPSTREAM = "upstream"
 _PROPOSED_IDENTIFIER = "proposed_identifier"
 _CREATED_IDENTIFIER = "created_identifier"
+_TRANSITION_PAGE = "transition_page"
 _VERIFIED_AT = "at"
 _SESSION_INDEX = "session_index"
 _PARTICIPANTS = "participants"
@@ -72,6 +73,9 @@ class IdpSession:
     # Names this browser across the session id rotations of sign-in: the one-time values it
     # presented first (SAML AuthnRequest IDs, OIDC nonces) are bound to it. Never sent out.
     browser_id: str | None = None
+    # The page the transition led to (« Votre compte est créé. » or « Vous avez déjà un compte »):
+    # where its pages, opened again (Back, reload, a second « Confirmer »), lead.
+    transition_page: str | None = None
 
     @classmethod
     def load(cls, session: Mapping[str, Any]) -> IdpSession:
@@ -93,6 +97,7 @@ class IdpSession:
             session_index=_text(session.get(_SESSION_INDEX)),
             participants=_participants(session.get(_PARTICIPANTS)),
             browser_id=_text(session.get(_BROWSER_ID)),
+            transition_page=_local_path(session.get(_TRANSITION_PAGE)),
         )
 
     def save(self, session: MutableMapping[str, Any]) -> None:
@@ -118,6 +123,12 @@ class IdpSession:
         if self.browser_id is None:
             self.browser_id = secrets.token_urlsafe(18)
         return self.browser_id
+
+    def kept_at_sign_in(self) -> dict[str, Any]:
+        """What :meth:`signed_in` keeps (the requests to answer), stored as the session stores it:
+        ``IdpSession.load`` of it gives them back."""
+        stored = self._stored()
+        return {key: stored[key] for key in (_PENDING_SAML, _NEXT_URL) if stored[key] is not None}
 
     def resume_after_login(self, path: str) -> None:
         """Resume this local path after login (OIDC authorization); absolute URLs are refused."""
@@ -160,6 +171,7 @@ class IdpSession:
             _SESSION_INDEX: self.session_index,
             _PARTICIPANTS: [dataclasses.asdict(p) for p in self.participants] or None,
             _BROWSER_ID: self.browser_id,
+            _TRANSITION_PAGE: self.transition_page,
         }
 
     def join(self, participant: Participant) -> None:
@@ -190,6 +202,11 @@ def is_local_path(path: str) -> bool:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _local_path(value: Any) -> str | None:
+    text = _text(value)
+    return text if text is not None and is_local_path(text) else None
 
 
 def _instant(value: Any) -> dt.datetime | None:

@@ -9,13 +9,16 @@ from flask.typing import ResponseReturnValue
 
 from federation.admission import expensive_when_posted
 from federation.errors import AuthenticationRefused, SessionExpired
+from federation.sessions import original_session_id
 from federation.stores import consume_once
 from federation.web import csrf, saml_metadata_response, set_restart_url
 from idp.domain.accounts import Account
 from idp.domain.child_attachment import UpstreamLink
 from idp.domain.errors import InvalidPassword, UpstreamRefused
 from idp.domain.password_policy import RULES, SPECIALS_TEXT, PasswordCheck
+from idp.domain.passwords import verify_password
 from idp.domain.transition import UpstreamIdentity
+from idp.repeated_confirmation import FirstConfirmation
 from idp.services import IdpServices, services
 from idp.session_state import IdpSession, signed_in_account
 from idp.sign_in import sign_in
@@ -44,6 +47,20 @@ def start() -> ResponseReturnValue:
     return redirect(url)
 
 
+@bp.get("/transition/reprendre")
+@bp.get("/saml/sp/acs")  # ATEN links back here (its page after Back); the Response is POSTed
+def resume() -> ResponseReturnValue:
+    """Where this browser's transition stands: the page it led to, « Choisir mon mot de passe »
+    while ATEN's answer is fresh, or a new request to ATEN."""
+    svc, state = services(), IdpSession.load(session)
+    done = _finished_transition_page(svc, state)
+    if done is not None:
+        return redirect(done)
+    if _fresh_upstream_identity(svc, state) is not None:
+        return redirect(url_for(".identity_confirmed"))
+    return redirect(url_for(".start"))
+
+
 @bp.post("/saml/sp/acs")
 @csrf.exempt  # cross-site POST from ATEN; the signature and InResponseTo protect it instead
 def aten_assertion_consumer() -> ResponseReturnValue:
@@ -54,12 +71,15 @@ def aten_assertion_consumer() -> ResponseReturnValue:
     if not outstanding:
         raise SessionExpired("no pending request to ATEN in this browser, or only expired ones")
     try:
-        assertion_id, identity = svc.aten.parse_response(request.form, dict.fromkeys(outstanding, "/"))
+        assertion_id, identity = svc.aten.parse_response(request.form, outstanding, now)
     except AuthenticationRefused as exc:  # ATEN said no: its own page, « Connexion ATEN refusée »
         raise UpstreamRefused(exc.detail) from exc
     consume_once(svc.store, "aten-assertion", assertion_id, svc.settings.pending_request_ttl_seconds)
     svc.aten_requests.clear(state.pending_requests)
     state.upstream, state.upstream_verified_at, state.proposed_identifier = identity, now, None
+    # A new transition in this browser (another parent at a shared computer): the pages of the
+    # previous one no longer lead to its result.
+    state.created_identifier = state.transition_page = None
     existing = svc.transition.existing_account(identity)
     if existing is None:
         state.save(session)
@@ -71,15 +91,27 @@ def aten_assertion_consumer() -> ResponseReturnValue:
 @bp.get("/transition/compte")
 def identity_confirmed() -> ResponseReturnValue:
     """« Choisir mon mot de passe » (help page step 4)."""
-    identity = _upstream_identity(services(), IdpSession.load(session))
-    return render_template("transition_confirmed.html", identity=identity)
+    svc, state = services(), IdpSession.load(session)
+    done = _finished_transition_page(svc, state)
+    if done is not None:  # Back after the account was created: where that led
+        return redirect(done)
+    return render_template("transition_confirmed.html", identity=_upstream_identity(svc, state))
 
 
 @bp.route("/transition/mot-de-passe", methods=["GET", "POST"])
 @expensive_when_posted  # argon2id: shed first under load
+@csrf.exempt  # checked below, once a « Confirmer » repeated after the account's creation is told apart
 def choose_password() -> ResponseReturnValue:
     """The identifier to note and the password chosen twice (help page step 5)."""
     svc, state = services(), IdpSession.load(session)
+    done = _finished_transition_page(svc, state)
+    if done is not None:  # this session's « Confirmer » created the account: where it led
+        return redirect(done)
+    if request.method == "POST":
+        repeated = _repeated_confirmation(svc)
+        if repeated is not None:
+            return repeated
+        csrf.protect()
     identity = _upstream_identity(svc, state)
     identifier = state.proposed_identifier or svc.transition.proposed_identifier(identity)
     state.proposed_identifier = identifier
@@ -97,6 +129,8 @@ def choose_password() -> ResponseReturnValue:
         except InvalidPassword as exc:
             check = exc.check
         else:
+            first = FirstConfirmation(created.account.id, state.kept_at_sign_in())
+            svc.confirmations.remember(original_session_id(session), first)
             return _signed_in(svc, state, created.account, now, url_for(".account_created"))
     state.save(session)
     return render_template(
@@ -135,14 +169,45 @@ def _signed_in(
 ) -> ResponseReturnValue:
     """The parent is signed in (account created, or already migrated): their identifier is shown."""
     state = sign_in(session, state, account, svc.children, now)
-    state.created_identifier = account.identifier
+    state.created_identifier, state.transition_page = account.identifier, page
     state.save(session)
     return redirect(page)
 
 
-def _upstream_identity(svc: IdpServices, state: IdpSession) -> UpstreamIdentity:
+def _repeated_confirmation(svc: IdpServices) -> ResponseReturnValue | None:
+    """A « Confirmer » sent with the cookie of a session an earlier « Confirmer » signed in and
+    retired: with that session's password, signed in again on the page the first one led to
+    (idp/repeated_confirmation.py); None when it is not one."""
+    old_session_id = request.cookies.get(svc.settings.cookie.name, "")
+    first = svc.confirmations.recall(old_session_id)
+    if first is None:
+        return None
+    account = svc.accounts.by_id(first.account_id)
+    password = request.form.get("mot_de_passe", "")
+    if account is None or not account.is_active or not verify_password(account.password_hash, password):
+        svc.confirmations.forget(old_session_id)  # one guess, then the ordinary refusal
+        return None
+    return _signed_in(svc, IdpSession.load(first.kept), account, svc.clock(), url_for(".account_created"))
+
+
+def _finished_transition_page(svc: IdpServices, state: IdpSession) -> str | None:
+    """The page this session's transition led to, while its parent is signed in."""
+    account = signed_in_account(state, svc.accounts)
+    if account is None or state.created_identifier != account.identifier:
+        return None
+    return state.transition_page
+
+
+def _fresh_upstream_identity(svc: IdpServices, state: IdpSession) -> UpstreamIdentity | None:
     ttl = dt.timedelta(seconds=svc.settings.pending_request_ttl_seconds)
     verified_at = state.upstream_verified_at
     if state.upstream is None or verified_at is None or verified_at + ttl < svc.clock():
-        raise SessionExpired("ATEN identity missing or older than the pending-request TTL")
+        return None
     return state.upstream
+
+
+def _upstream_identity(svc: IdpServices, state: IdpSession) -> UpstreamIdentity:
+    identity = _fresh_upstream_identity(svc, state)
+    if identity is None:
+        raise SessionExpired("ATEN identity missing or older than the pending-request TTL")
+    return identity

@@ -19,6 +19,8 @@ if [ "$profile" = test ]; then
   # front of live services by the tests; postgresql-client: pg_dump/pg_restore of « db backup »
   # and « db restore », tested against the machine's PostgreSQL.
   packages+=(haproxy postgresql-client)
+  # faketime: tests/browser_e2e/test_dead_ends.py runs ATEN with its clock 10 minutes behind.
+  packages+=(faketime)
   # npm ci installs axe-core for them (package-lock.json); Debian's nodejs + npm if none is there.
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi

@@ -8,6 +8,7 @@ accepts the answer only to one of those: InResponseTo (SAML core §3.4.1) or ``s
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -84,7 +85,7 @@ class SamlSignIn:
         outstanding = self.pending.outstanding(session, now)
         if not outstanding:
             raise SessionExpired("no pending AuthnRequest in this browser")
-        assertion = self.saml.parse_response(form, outstanding)
+        assertion = self.saml.parse_response(form, outstanding, dt.datetime.fromtimestamp(now, dt.UTC))
         consume_once(self.store, "ent-assertion", assertion.assertion_id, self.pending.ttl_seconds)
         self.pending.consume(session, assertion.in_response_to, now)
         parent = SignedInParent(

@@ -21,10 +21,10 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.errors import ClaimError, ExpiredTokenError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
-from federation.errors import ProtocolError
+from federation.errors import ClockSkew, ProtocolError
 from sp_ent.errors import UnknownSigningKey
 from sp_ent.oidc.settings import RelyingPartyConfig
 
@@ -170,6 +170,10 @@ def verified_id_token_claims(
         ).validate(token.claims)
     except InvalidKeyIdError as exc:
         raise UnknownSigningKey(f"ID token key not in the JWKS: {exc}") from exc
+    except ClaimError as exc:
+        if isinstance(exc, ExpiredTokenError) or exc.claim in ("iat", "nbf"):
+            raise _clock_skew(token.claims, now, config.leeway_seconds, exc) from exc
+        raise ProtocolError(f"ID token refused: {exc}") from exc
     except JoseError as exc:
         raise ProtocolError(f"ID token refused: {exc}") from exc
     claims = dict(token.claims)
@@ -181,6 +185,14 @@ def verified_id_token_claims(
     ):
         raise ProtocolError("at_hash does not match the access token")
     return claims
+
+
+def _clock_skew(claims: Mapping[str, Any], now: float, leeway: int, exc: ClaimError) -> ClockSkew:
+    """A signed ID token dated outside our window: ``iat`` minus our time is the measured offset."""
+    issued = claims.get("iat")
+    offset = float(issued) - now if isinstance(issued, int | float) and not isinstance(issued, bool) else None
+    shown = "unknown" if offset is None else f"{offset:+.0f}"
+    return ClockSkew(f"clock skew: offset_seconds={shown} allowed_seconds={leeway} (ID token {exc})", offset)
 
 
 def authenticated_parent(

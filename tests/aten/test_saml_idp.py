@@ -213,8 +213,9 @@ def test_a_request_is_answered_once(browser, educonnect_sp):
     first = browser.submit(page, identifiant="mdurand", mot_de_passe=DEMO_PASSWORDS["mdurand"])
     assert post_fields(first)[0] == SP_ACS
     again = browser.submit(page, identifiant="mdurand", mot_de_passe=DEMO_PASSWORDS["mdurand"])
-    assert again.status_code == 400
     assert 'id="saml-post"' not in again.get_data(as_text=True)
+    # Not an error for the parent: the way back to where the first answer went.
+    assert "Votre compte ATEN a déjà été vérifié" in again.get_data(as_text=True)
 
 
 # ---- wrong credentials and throttling -------------------------------------------------------

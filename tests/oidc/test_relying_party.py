@@ -14,7 +14,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
-from federation.errors import ConfigurationError, ProtocolError
+from federation.errors import ClockSkew, ConfigurationError, ProtocolError
 from federation.settings import build_settings
 from sp_ent.oidc.core import PendingAuthorization
 from sp_ent.oidc.http_client import HttpAnswer
@@ -236,3 +236,16 @@ def test_production_settings_need_https_and_a_secret(tmp_path):
         tmp_path, {"issuer": ISSUER, "client_id": CLIENT}, {"ENT_OIDC_CLIENT_SECRET": "x"}
     )
     assert RelyingPartyConfig.from_settings(with_secret).client_secret == "x"
+
+
+@pytest.mark.parametrize(("iat_shift", "exp_shift"), [(600, 900), (-900, -600)])
+def test_an_id_token_dated_outside_the_leeway_is_a_clock_skew_with_its_offset(provider, iat_shift, exp_shift):
+    """ÉduConnect's clock 10 minutes ahead of the ENT's, or 15 behind: refused (the window stays
+    strict), as ClockSkew whose offset is the token's iat minus our time (issue 13 item 4)."""
+    now = int(time.time())
+    provider.claims.update(iat=now + iat_shift, exp=now + exp_shift)
+    with pytest.raises(ClockSkew) as refused:
+        complete(provider)
+    assert refused.value.offset_seconds is not None
+    assert iat_shift - 30 <= refused.value.offset_seconds <= iat_shift + 1
+    assert f"offset_seconds={refused.value.offset_seconds:+.0f}" in refused.value.detail

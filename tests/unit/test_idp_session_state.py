@@ -36,6 +36,7 @@ def full_session() -> IdpSession:
         proposed_identifier="m.durand1",
         created_identifier="m.durand1",
         browser_id="navigateur-1",
+        transition_page="/transition/compte-cree",
     )
     ATEN_REQUESTS.add(state.pending_requests, "req-1", NOW.timestamp())
     return state
@@ -80,6 +81,7 @@ def test_cleared_values_leave_the_session():
         {"account_id": 3, "auth_time": "hier", "pending_authn": {"request_id": "incomplet"}},
         {"auth_time": "2026-09-01T08:30:00", "upstream": {"issuer": "x"}, "pending_requests": []},
         {"next_url": None, "children_asked": "oui", "steps_passed": ""},
+        {"transition_page": "https://evil.test/"},
     ],
 )
 def test_a_malformed_value_reads_as_absent(raw):
@@ -96,6 +98,13 @@ def test_a_sign_in_keeps_only_the_requests_awaiting_an_answer_and_the_browser():
         next_url="/oidc/authorize?x=1",
         browser_id="navigateur-1",
     )
+
+
+def test_what_a_sign_in_keeps_can_be_stored_and_given_back():
+    """A second « Confirmer » (idp/repeated_confirmation.py) signs in again with these requests."""
+    kept = json.loads(json.dumps(full_session().kept_at_sign_in()))
+    assert IdpSession.load(kept) == IdpSession(pending_saml=AUTHN, next_url="/oidc/authorize?x=1")
+    assert IdpSession().kept_at_sign_in() == {}
 
 
 @pytest.mark.parametrize("path", ["https://evil.test/", "//evil.test/", "oidc/authorize"])
