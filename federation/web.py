@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from federation.errors import FederationError, StoreUnavailable
+from federation.errors import FederationError, InvalidCredentials, StoreUnavailable, TooManyAttempts
 from federation.sessions import StoreSessionInterface
 from federation.settings import Settings
 from federation.stores import KeyValueStore, open_store
@@ -258,6 +258,17 @@ def render_error(code: str, status: int) -> tuple[str, int]:
     page = ERROR_PAGES.get(code, ERROR_PAGES["erreur"])
     restart = g.get("restart_url") or "/"
     return render_template("error.html", page=page, restart_url=restart), status
+
+
+def render_login_refusal(
+    template: str, exc: InvalidCredentials | TooManyAttempts, **context: Any
+) -> tuple[str, int, dict[str, str]]:
+    """A login page (ÉduConnect's, ATEN's) again with its one message; braked, it says how long
+    to wait (``Retry-After`` too). The same page for an existing and an unknown identifier."""
+    if isinstance(exc, TooManyAttempts):
+        page = render_template(template, error=exc.code, wait_minutes=exc.retry_after_minutes, **context)
+        return page, exc.http_status, {"Retry-After": str(exc.retry_after_seconds)}
+    return render_template(template, error=exc.code, **context), exc.http_status, {}
 
 
 def log_refusal(code: str, detail: object) -> None:
