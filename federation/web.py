@@ -74,7 +74,7 @@ ERROR_PAGES: dict[str, ErrorPage] = {
     "trop_de_tentatives": ErrorPage(
         "Trop de tentatives de connexion",
         "Pour protéger votre compte, la connexion est suspendue après plusieurs essais incorrects.",
-        "Réessayez dans 15 minutes.",
+        "Réessayez dans une heure au plus, ou depuis un navigateur où vous vous êtes déjà connecté.",
         "Revenir à la connexion",
     ),
     "rattachement_bloque": ErrorPage(
