@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 
 from aten_adapter.directory import open_directory
-from aten_adapter.domain.authentication import Authenticator
+from aten_adapter.domain.authentication import BRAKE_PREFIX, Authenticator
 from aten_adapter.domain.parents import ParentDirectory
 from aten_adapter.saml_idp import AtenIdentityProvider
 from aten_adapter.settings import AtenSettings, load_aten_settings
 from federation.authn_requests_once import AuthnRequestsOnce
+from federation.device_cookie import DeviceCookies
+from federation.login_throttle import LoginBrake
 from federation.saml_backend import check_crypto_backend
 from federation.settings import Settings, load_settings
 from federation.stores import StoreCounter
@@ -29,6 +31,7 @@ class AtenServices:
     aten: AtenSettings
     directory: ParentDirectory
     authenticator: Authenticator
+    devices: DeviceCookies  # the login brake's device cookie
     saml: AtenIdentityProvider
     authn_requests: AuthnRequestsOnce  # each AuthnRequest of ÉduConnect: one browser, one answer
     clock: Callable[[], dt.datetime]  # aware UTC: request ages and authentication instants
@@ -58,7 +61,10 @@ def create_app(
         settings=settings,
         aten=aten,
         directory=directory,
-        authenticator=Authenticator(directory, StoreCounter(get_store(app))),
+        authenticator=Authenticator(
+            directory, LoginBrake(StoreCounter(get_store(app)), BRAKE_PREFIX, settings.login_brake)
+        ),
+        devices=DeviceCookies.for_service(settings),
         saml=saml,
         authn_requests=AuthnRequestsOnce(get_store(app), saml.entity_id),
         clock=clock,

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, make_response, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from aten_adapter import services
+from aten_adapter.domain.authentication import normalise_identifier
 from aten_adapter.domain.errors import InvalidCredentials, TooManyAttempts
 from aten_adapter.domain.release import released_attributes
 from aten_adapter.session_state import AtenSession
 from federation.errors import SessionExpired
 from federation.sessions import rotate_session
-from federation.web import allow_form_action, csrf, restart_at_portal, saml_metadata_response, set_restart_url
+from federation.web import (
+    allow_form_action,
+    csrf,
+    render_login_refusal,
+    restart_at_portal,
+    saml_metadata_response,
+    set_restart_url,
+)
 
 bp = Blueprint("aten", __name__, template_folder="templates")
 log = logging.getLogger("educonnect.aten")
@@ -65,14 +73,17 @@ def login() -> ResponseReturnValue:
     if request.method == "GET":
         return render_template("aten_login.html", identifier="")
     identifier = request.form.get("identifiant", "")
+    devices = services().devices
+    device_cookie = request.cookies.get(devices.name)
     try:
         parent = services().authenticator.authenticate(
-            identifier, request.form.get("mot_de_passe", ""), request.remote_addr or "inconnue"
+            identifier,
+            request.form.get("mot_de_passe", ""),
+            request.remote_addr or "inconnue",
+            devices.device_for(device_cookie, normalise_identifier(identifier)),
         )
     except (InvalidCredentials, TooManyAttempts) as exc:
-        return render_template(
-            "aten_login.html", identifier=identifier[:MAX_TYPED_IDENTIFIER], error=exc.code
-        ), exc.http_status
+        return render_login_refusal("aten_login.html", exc, identifier=identifier[:MAX_TYPED_IDENTIFIER])
     authn_instant = services().clock()
     restart_at_portal(services().settings.portal_url)
     form = services().authn_requests.answer(
@@ -93,7 +104,9 @@ def login() -> ResponseReturnValue:
     ).save(session)
     log.info("ATEN login of %s answered to %s", parent.uid, authn.sp_entity_id)
     allow_form_action(form.action)
-    return render_template("saml_post.html", action=form.action, fields=form.fields)
+    response = make_response(render_template("saml_post.html", action=form.action, fields=form.fields))
+    devices.remember(response, device_cookie, normalise_identifier(identifier))
+    return response
 
 
 @bp.get("/")

@@ -89,7 +89,17 @@ class InvalidCredentials(FederationError):
 
 
 class TooManyAttempts(FederationError):
-    """Too many failed logins for this identifier from this address, or from this address."""
+    """The login brake refused an attempt without checking it (``federation.login_throttle``);
+    ``retry_after_seconds``: when the budget that refused opens again."""
 
     code = "trop_de_tentatives"
     http_status = 429
+
+    def __init__(self, detail: str = "", retry_after_seconds: int = 0) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+    @property
+    def retry_after_minutes(self) -> int:
+        """Roughly how long the parent waits, as the page says it (at least one minute)."""
+        return max(1, -(-self.retry_after_seconds // 60))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from federation.errors import ConfigurationError
+from federation.login_throttle import BrakeLimits
 
 ServiceName = Literal["idp", "ent", "aten"]
 SERVICES: tuple[ServiceName, ...] = ("idp", "ent", "aten")
@@ -135,6 +136,8 @@ class Settings:
     # The ENT's typed tables (None / empty for the other services).
     oidc: OidcRelyingPartySettings | None = None
     ent_directory: EntDirectoryFiles = field(default_factory=EntDirectoryFiles)
+    # The login brake's budgets (``login_*`` keys, federation/login_throttle.py).
+    login_brake: BrakeLimits = field(default_factory=BrakeLimits)
     # The TOML tables no section above reads (ATEN's, see aten_adapter/settings.py).
     extra: Mapping[str, Any] = field(default_factory=dict)
     # Redis through Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_SERVICE…): None with REDIS_URL.
@@ -253,6 +256,7 @@ def build_settings(
         else None,
         oidc=reader.oidc_relying_party(is_demo) if service == "ent" and protocol == "oidc" else None,
         ent_directory=reader.ent_directory() if service == "ent" else EntDirectoryFiles(),
+        login_brake=reader.brake_limits(),
         extra={
             k: v
             for k, v in data.items()
@@ -372,6 +376,15 @@ class _Reader:
         if not raw.isdigit() or not low <= int(raw) <= high:
             raise ConfigurationError(f"{env_name}: entier entre {low} et {high} attendu")
         return int(raw)
+
+    def brake_limits(self) -> BrakeLimits:
+        default = BrakeLimits()
+        return BrakeLimits(
+            account_attempts=self.integer("login_account_attempts", default.account_attempts, 1, 1000),
+            device_attempts=self.integer("login_device_attempts", default.device_attempts, 1, 1000),
+            address_attempts=self.integer("login_address_attempts", default.address_attempts, 1, 100000),
+            window_seconds=self.integer("login_window_seconds", default.window_seconds, 60, 86400),
+        )
 
     def _resolve(self, value: str) -> Path:
         path = Path(value)

@@ -22,7 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from federation.admission import install_admission
 from federation.database import is_database_outage
-from federation.errors import FederationError, StoreUnavailable
+from federation.errors import FederationError, InvalidCredentials, StoreUnavailable, TooManyAttempts
 from federation.legal_pages import add_legal_pages
 from federation.sessions import StoreSessionInterface
 from federation.settings import Settings
@@ -82,7 +82,7 @@ ERROR_PAGES: dict[str, ErrorPage] = {
     "trop_de_tentatives": ErrorPage(
         "Trop de tentatives de connexion",
         "Pour protéger votre compte, la connexion est suspendue après plusieurs essais incorrects.",
-        "Réessayez dans 15 minutes.",
+        "Réessayez dans une heure au plus, ou depuis un navigateur où vous vous êtes déjà connecté.",
         "Revenir à la connexion",
     ),
     "rattachement_bloque": ErrorPage(
@@ -329,6 +329,17 @@ def _overload_page(detail: str) -> Response:
     log_refusal("service_surcharge", detail)
     html, status, headers = render_error("service_surcharge", 503)
     return Response(html, status, headers)  # admission sets its own Retry-After
+
+
+def render_login_refusal(
+    template: str, exc: InvalidCredentials | TooManyAttempts, **context: Any
+) -> tuple[str, int, dict[str, str]]:
+    """A login page (ÉduConnect's, ATEN's) again with its one message; braked, it says how long
+    to wait (``Retry-After`` too). The same page for an existing and an unknown identifier."""
+    if isinstance(exc, TooManyAttempts):
+        page = render_template(template, error=exc.code, wait_minutes=exc.retry_after_minutes, **context)
+        return page, exc.http_status, {"Retry-After": str(exc.retry_after_seconds)}
+    return render_template(template, error=exc.code, **context), exc.http_status, {}
 
 
 def log_refusal(code: str, detail: object) -> None:

@@ -13,6 +13,8 @@ from flask import Flask
 
 from federation.authn_requests_once import AuthnRequestsOnce
 from federation.database import make_engine, make_session_factory, ping
+from federation.device_cookie import DeviceCookies
+from federation.login_throttle import LoginBrake
 from federation.pending_requests import PendingRequests
 from federation.saml_backend import check_crypto_backend
 from federation.saml_logout import SingleLogout
@@ -21,7 +23,7 @@ from federation.stores import StoreCounter
 from federation.web import add_readiness_check, create_base_app, get_store, request_connections
 from idp import children_views, logout_views, transition_views, views
 from idp.continuation import ChildrenStep, Continuation
-from idp.domain.authentication import Authenticator
+from idp.domain.authentication import BRAKE_PREFIX, Authenticator
 from idp.domain.child_attachment import ChildAttachment
 from idp.domain.transition import TransitionService
 from idp.oidc import views as oidc_views
@@ -74,7 +76,10 @@ def create_app(settings: Settings | None = None, *, logout_poster: LogoutPoster 
         accounts=accounts,
         release=release,
         subjects=accounts,
-        authenticator=Authenticator(accounts, StoreCounter(store)),
+        authenticator=Authenticator(
+            accounts, LoginBrake(StoreCounter(store), BRAKE_PREFIX, settings.login_brake)
+        ),
+        devices=DeviceCookies.for_service(settings),
         transition=TransitionService(accounts, new_account_id),
         children=children,
         continuation=Continuation(steps=(ChildrenStep(children),)),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from federation.authn_requests_once import AuthnRequestsOnce
+from federation.device_cookie import DeviceCookies
 from federation.pending_requests import PendingRequests
 from federation.settings import Settings
 from federation.stores import KeyValueStore
@@ -46,6 +47,7 @@ class IdpServices:
     release: ReleaseReader  # what a SAML or OIDC answer says about the parent
     subjects: PairwiseSubjects  # the pairwise subject, created when first answering an audience
     authenticator: Authenticator
+    devices: DeviceCookies  # the login brake's device cookie
     transition: TransitionService
     children: ChildAttachment
     continuation: Continuation  # the steps due before any answer, then the answer

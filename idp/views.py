@@ -8,7 +8,14 @@ from flask.typing import ResponseReturnValue
 from federation.admission import expensive_when_posted
 from federation.errors import SessionExpired
 from federation.sessions import session_id
-from federation.web import HELP_URL, allow_form_action, restart_at_portal, saml_metadata_response
+from federation.web import (
+    HELP_URL,
+    allow_form_action,
+    render_login_refusal,
+    restart_at_portal,
+    saml_metadata_response,
+)
+from idp.domain.authentication import normalise_identifier
 from idp.domain.errors import InvalidCredentials, TooManyAttempts
 from idp.domain.parent_release import subject_for
 from idp.domain.release import released_attributes
@@ -54,20 +61,23 @@ def login() -> ResponseReturnValue:
         return render_template("login.html", help_url=HELP_URL, identifier=state.login_hint or "")
     svc = services()
     identifier = request.form.get("identifiant", "")
+    device_cookie = request.cookies.get(svc.devices.name)
     try:
         account = svc.authenticator.authenticate(
-            identifier, request.form.get("mot_de_passe", ""), request.remote_addr or "inconnue"
+            identifier,
+            request.form.get("mot_de_passe", ""),
+            request.remote_addr or "inconnue",
+            svc.devices.device_for(device_cookie, normalise_identifier(identifier)),
         )
     except (InvalidCredentials, TooManyAttempts) as exc:
-        status = 429 if isinstance(exc, TooManyAttempts) else 200
-        return render_template(
-            "login.html", help_url=HELP_URL, identifier=identifier[:64], error=exc.code
-        ), status
+        return render_login_refusal("login.html", exc, help_url=HELP_URL, identifier=identifier[:64])
     now = svc.clock()
     state = sign_in(session, state, account, svc.children, now)
     next_url = svc.continuation.next_url(account, state, now)
     state.save(session)
-    return redirect(next_url)
+    response = redirect(next_url)
+    svc.devices.remember(response, device_cookie, normalise_identifier(identifier))
+    return response
 
 
 @bp.get("/saml/reponse")

@@ -1,5 +1,5 @@
-"""ATEN password login, throttled like ÉduConnect's (``federation.login_throttle``, keys
-prefixed ``aten-`` so the two never collide when both services share one Redis)."""
+"""ATEN password login, braked like ÉduConnect's (``federation.login_throttle``; the app gives the
+brake keys prefixed ``aten-login`` so the two never collide when both services share one Redis)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass
 
 from aten_adapter.domain.parents import Parent, ParentDirectory
-from federation.login_throttle import Counter, LoginThrottle
+from federation.login_throttle import LoginBrake
 
+BRAKE_PREFIX = "aten-login"  # the login brake's keys; ÉduConnect's are "login"
 MAX_IDENTIFIER_LENGTH = 64
 MAX_PASSWORD_LENGTH = 128  # checked before anything is hashed or sent to the directory
 # What an ATEN identifiant looks like (« mdurand », « j.dupont2 »). Anything else cannot be an
@@ -23,15 +24,17 @@ def normalise_identifier(typed: str) -> str:
 @dataclass
 class Authenticator:
     directory: ParentDirectory
-    failures: Counter
+    brake: LoginBrake
 
-    def authenticate(self, identifier: str, password: str, client_address: str) -> Parent:
-        """The parent, or :class:`InvalidCredentials` / :class:`TooManyAttempts` (never which)."""
+    def authenticate(
+        self, identifier: str, password: str, client_address: str, device: str | None = None
+    ) -> Parent:
+        """The parent, or :class:`InvalidCredentials` / :class:`TooManyAttempts` (never which).
+        ``device``: what this browser's device cookie holds for this identifiant."""
         uid = normalise_identifier(identifier)
-        throttle = LoginThrottle(self.failures, prefix="aten-login")
         # The counter key is capped; the check itself refuses an over-long identifiant.
-        return throttle.attempt(
-            uid[:MAX_IDENTIFIER_LENGTH], client_address, lambda: self._check(uid, password)
+        return self.brake.attempt(
+            uid[:MAX_IDENTIFIER_LENGTH], client_address, device, lambda: self._check(uid, password)
         )
 
     def _check(self, uid: str, password: str) -> Parent | None:

@@ -40,8 +40,13 @@ class KeyValueStore(Protocol):
         """Return and delete in one atomic step: at most one caller gets the value."""
         ...
 
-    def incr(self, key: str, ttl_seconds: int) -> int:
-        """Add one to a counter and return it; the TTL starts with the first hit (fixed window)."""
+    def incr(self, key: str, ttl_seconds: int, amount: int = 1) -> int:
+        """Add ``amount`` to a counter and return it, atomically; the TTL starts with the first
+        hit (fixed window)."""
+        ...
+
+    def seconds_left(self, key: str) -> int:
+        """Seconds until ``key`` expires; 0 when it does not exist."""
         ...
 
     def delete(self, key: str) -> None: ...
@@ -89,7 +94,7 @@ def open_store(
 
 
 class StoreCounter:
-    """Fixed-window counters in the store (login throttling), under ``throttle:``."""
+    """Fixed-window counters in the store (the login brake), under ``throttle:``."""
 
     def __init__(self, store: KeyValueStore) -> None:
         self._store = store
@@ -97,9 +102,11 @@ class StoreCounter:
     def hit(self, key: str, window_seconds: int) -> int:
         return self._store.incr(THROTTLE_PREFIX + key, window_seconds)
 
-    def peek(self, key: str) -> int:
-        raw = self._store.get(THROTTLE_PREFIX + key)
-        return int(raw) if raw else 0
+    def release(self, key: str, window_seconds: int) -> None:
+        self._store.incr(THROTTLE_PREFIX + key, window_seconds, amount=-1)
+
+    def seconds_left(self, key: str) -> int:
+        return self._store.seconds_left(THROTTLE_PREFIX + key)
 
     def clear(self, key: str) -> None:
         self._store.delete(THROTTLE_PREFIX + key)

@@ -7,6 +7,7 @@ ignored on read and purged now and then.
 
 from __future__ import annotations
 
+import math
 import secrets
 import sqlite3
 import threading
@@ -101,20 +102,31 @@ class EmbeddedStore:
             db.execute("DELETE FROM kv WHERE key = ?", (key,))
         return bytes(row[0]) if row else None
 
-    def incr(self, key: str, ttl_seconds: int) -> int:
+    def incr(self, key: str, ttl_seconds: int, amount: int = 1) -> int:
         now = self._clock()
         with self._transaction() as db:
             row = db.execute("SELECT value FROM kv WHERE key = ? AND expires_at > ?", (key, now)).fetchone()
             if row is None:
-                count = 1
+                count = amount
                 db.execute(
                     "INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?, ?, ?)",
-                    (key, b"1", now + ttl_seconds),
+                    (key, str(count).encode(), now + ttl_seconds),
                 )
             else:
-                count = int(row[0]) + 1
+                count = int(row[0]) + amount
                 db.execute("UPDATE kv SET value = ? WHERE key = ?", (str(count).encode(), key))
         return count
+
+    def seconds_left(self, key: str) -> int:
+        try:
+            row = (
+                self._connection()
+                .execute("SELECT expires_at FROM kv WHERE key = ? AND expires_at > ?", (key, self._clock()))
+                .fetchone()
+            )
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"embedded store: {exc}") from exc
+        return max(math.ceil(row[0] - self._clock()), 0) if row else 0
 
     def delete(self, key: str) -> None:
         with self._transaction() as db:

@@ -59,13 +59,18 @@ class RedisStore:
         with _fail_closed():
             return self._client.getdel(self._prefix + key)
 
-    def incr(self, key: str, ttl_seconds: int) -> int:
+    def incr(self, key: str, ttl_seconds: int, amount: int = 1) -> int:
+        # One MULTI/EXEC: the count and its TTL are set together, never a counter without a TTL.
         with _fail_closed():
-            pipe = self._client.pipeline()
-            pipe.incr(self._prefix + key)
+            pipe = self._client.pipeline(transaction=True)
+            pipe.incrby(self._prefix + key, amount)
             pipe.expire(self._prefix + key, ttl_seconds, nx=True)
             count, _ = pipe.execute()
             return int(count)
+
+    def seconds_left(self, key: str) -> int:
+        with _fail_closed():
+            return max(int(self._client.ttl(self._prefix + key)), 0)  # -2 absent, -1 no TTL
 
     def delete(self, key: str) -> None:
         with _fail_closed():

@@ -1,4 +1,4 @@
-"""Login throttling and identifiant handling of the ATEN domain, with in-memory fakes."""
+"""The login brake and identifiant handling of the ATEN domain, with in-memory fakes."""
 
 from __future__ import annotations
 
@@ -6,15 +6,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from aten_adapter.domain.authentication import (
-    Authenticator,
-)
+from aten_adapter.domain.authentication import BRAKE_PREFIX, Authenticator
 from aten_adapter.domain.errors import InvalidCredentials, TooManyAttempts
 from aten_adapter.domain.parents import Parent
-from federation.login_throttle import (
-    MAX_FAILURES_PER_ADDRESS,
-    MAX_FAILURES_PER_IDENTIFIER_AND_ADDRESS,
-)
+from federation.login_throttle import BrakeLimits, LoginBrake
+from tests.login_brake_harness import WindowCounter
+from tests.settable_clock import SettableClock
 
 PASSWORD = "Aten-Durand-86"
 PARENT = Parent("mdurand", "5d4df3da", "Durand", "Marie", None, ())
@@ -32,19 +29,7 @@ class FakeDirectory:
         pass
 
 
-@dataclass
-class MemoryCounter:
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def hit(self, key: str, window_seconds: int) -> int:
-        self.counts[key] = self.counts.get(key, 0) + 1
-        return self.counts[key]
-
-    def peek(self, key: str) -> int:
-        return self.counts.get(key, 0)
-
-    def clear(self, key: str) -> None:
-        self.counts.pop(key, None)
+LIMITS = BrakeLimits(account_attempts=10, device_attempts=5, address_attempts=50)
 
 
 @pytest.fixture
@@ -54,7 +39,7 @@ def directory():
 
 @pytest.fixture
 def authenticator(directory):
-    return Authenticator(directory, MemoryCounter())
+    return Authenticator(directory, LoginBrake(WindowCounter(SettableClock()), BRAKE_PREFIX, LIMITS))
 
 
 def test_right_password(authenticator):
@@ -92,18 +77,20 @@ def test_impossible_input_never_reaches_the_directory(authenticator, directory, 
     assert directory.calls == []
 
 
-def test_fifth_failure_locks_this_identifiant_from_this_address_only(authenticator):
-    for _ in range(MAX_FAILURES_PER_IDENTIFIER_AND_ADDRESS):
+def test_failures_from_every_address_brake_the_identifiant(authenticator, directory):
+    for n in range(LIMITS.account_attempts):
         with pytest.raises(InvalidCredentials):
-            authenticator.authenticate("mdurand", "Mauvais-2024", "192.0.2.1")
+            authenticator.authenticate("mdurand", "Mauvais-2024", f"192.0.2.{n}")
+    checked = len(directory.calls)
     with pytest.raises(TooManyAttempts):
-        authenticator.authenticate("mdurand", PASSWORD, "192.0.2.1")  # even the right one
-    # Elsewhere the parent still signs in: nobody can lock a parent out from afar.
-    assert authenticator.authenticate("mdurand", PASSWORD, "198.51.100.7") == PARENT
+        authenticator.authenticate("mdurand", PASSWORD, "198.51.100.7")  # even the right one
+    assert len(directory.calls) == checked  # not sent to the directory
+    # The parent's known browser still signs in: nobody can lock a parent out from afar.
+    assert authenticator.authenticate("mdurand", PASSWORD, "198.51.100.7", device="appareil") == PARENT
 
 
 def test_one_address_trying_many_identifiants_is_stopped(authenticator):
-    for n in range(MAX_FAILURES_PER_ADDRESS):
+    for n in range(LIMITS.address_attempts):
         with pytest.raises(InvalidCredentials):
             authenticator.authenticate(f"parent{n}", "Mauvais-2024", "192.0.2.9")
     with pytest.raises(TooManyAttempts):
@@ -111,15 +98,17 @@ def test_one_address_trying_many_identifiants_is_stopped(authenticator):
 
 
 def test_success_resets_the_identifiant_counter(authenticator):
-    for _ in range(MAX_FAILURES_PER_IDENTIFIER_AND_ADDRESS - 1):
+    for _ in range(LIMITS.account_attempts - 1):
         with pytest.raises(InvalidCredentials):
             authenticator.authenticate("mdurand", "Mauvais-2024", "192.0.2.1")
     authenticator.authenticate("mdurand", PASSWORD, "192.0.2.1")
-    with pytest.raises(InvalidCredentials):
-        authenticator.authenticate("mdurand", "Mauvais-2024", "192.0.2.1")  # not yet locked
+    for _ in range(LIMITS.account_attempts):
+        with pytest.raises(InvalidCredentials):
+            authenticator.authenticate("mdurand", "Mauvais-2024", "192.0.2.1")  # not yet braked
 
 
 def test_counter_keys_do_not_collide_with_the_idp(authenticator):
     with pytest.raises(InvalidCredentials):
         authenticator.authenticate("mdurand", "Mauvais-2024", "192.0.2.1")
-    assert all(key.startswith("aten-") for key in authenticator.failures.counts)
+    keys = authenticator.brake.failures.values
+    assert keys and all(key.startswith("aten-login-") for key in keys)

@@ -247,15 +247,42 @@ def test_the_two_failure_pages_are_identical_but_for_the_identifiant(aten_app, e
     assert pages[0][1] == pages[1][1]
 
 
-def test_repeated_failures_are_throttled(browser, educonnect_sp):
-    page = login_page(browser, educonnect_sp)
-    for _ in range(5):
-        page = browser.submit(page, identifiant="mdurand", mot_de_passe="Mauvais-2024")
-        assert page.status_code == 200
-    page = browser.submit(page, identifiant="mdurand", mot_de_passe=DEMO_PASSWORDS["mdurand"])
+def at_address(browser: Browser, address: str) -> Browser:
+    browser.clients.setdefault(ATEN, browser.apps[ATEN].test_client()).environ_base["REMOTE_ADDR"] = address
+    return browser
+
+
+def test_failures_from_many_addresses_brake_the_identifiant(aten_app, educonnect_sp):
+    budget = aten_app.extensions["aten"].settings.login_brake.account_attempts
+    statuses = []
+    for n in range(budget + 5):
+        browser = at_address(Browser({ATEN: aten_app}), f"192.0.2.{n + 1}")
+        statuses.append(sign_in(browser, educonnect_sp, "mdurand", password="Mauvais-2024").status_code)
+    assert statuses == [200] * budget + [429] * 5
+    browser = at_address(Browser({ATEN: aten_app}), "198.51.100.7")
+    page = sign_in(browser, educonnect_sp, "mdurand")  # the right password, from elsewhere
     assert page.status_code == 429
     assert "Trop de tentatives de connexion" in page_text(page)
+    assert "minutes environ" in page_text(page)
     assert 'id="saml-post"' not in page.get_data(as_text=True)
+
+
+def test_a_browser_where_the_parent_signed_in_keeps_its_own_budget(aten_app, educonnect_sp):
+    home = at_address(Browser({ATEN: aten_app}), "198.51.100.7")
+    assert 'id="saml-post"' in sign_in(home, educonnect_sp, "mdurand").get_data(as_text=True)
+    cookie = home.clients[ATEN].get_cookie("aten_appareil", domain="aten.test", path="/connexion")
+    assert cookie is not None and cookie.secure and cookie.http_only and cookie.same_site == "Strict"
+    budget = aten_app.extensions["aten"].settings.login_brake.account_attempts
+    for n in range(budget * 2):
+        sign_in(
+            at_address(Browser({ATEN: aten_app}), f"192.0.2.{n + 1}"),
+            educonnect_sp,
+            "mdurand",
+            "Mauvais-2024",
+        )
+    assert 'id="saml-post"' in sign_in(home, educonnect_sp, "mdurand").get_data(as_text=True)
+    stranger = at_address(Browser({ATEN: aten_app}), "198.51.100.8")
+    assert sign_in(stranger, educonnect_sp, "mdurand").status_code == 429
 
 
 def test_login_form_without_csrf_token_is_refused(browser, educonnect_sp):

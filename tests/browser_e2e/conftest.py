@@ -43,6 +43,14 @@ def live_oidc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         yield stack
 
 
+@pytest.fixture(scope="module")
+def live_brake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    """A stack of its own for the login brake's test: the demo accounts it brakes for an hour
+    stay usable in the shared ``live`` stack."""
+    with live_stack(tmp_path_factory.mktemp("browser-stack-brake")) as stack:
+        yield stack
+
+
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     missing = [str(p) for p in (CHROMIUM, AXE_PATH) if not p.exists()]

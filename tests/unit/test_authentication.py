@@ -1,17 +1,16 @@
-"""Password login with throttling, on in-memory fakes (domain code only)."""
+"""Password login with its brake, on in-memory fakes (domain code only)."""
 
 from __future__ import annotations
 
 import pytest
 
-from federation.login_throttle import MAX_FAILURES_PER_ADDRESS
-from federation.login_throttle import (
-    MAX_FAILURES_PER_IDENTIFIER_AND_ADDRESS as MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS,
-)
+from federation.login_throttle import BrakeLimits, LoginBrake
 from idp.domain.accounts import Account
 from idp.domain.authentication import Authenticator
 from idp.domain.errors import InvalidCredentials, TooManyAttempts
 from idp.domain.passwords import HASHER, hash_password
+from tests.login_brake_harness import WindowCounter
+from tests.settable_clock import SettableClock
 
 PASSWORD = "Ecole-2026!"
 
@@ -31,19 +30,11 @@ class FakeAccounts:
         self.rehashed.append(account_id)
 
 
-class FakeCounter:
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
+LIMITS = BrakeLimits(account_attempts=10, device_attempts=5, address_attempts=50)
 
-    def hit(self, key, window_seconds):
-        self.counts[key] = self.counts.get(key, 0) + 1
-        return self.counts[key]
 
-    def peek(self, key):
-        return self.counts.get(key, 0)
-
-    def clear(self, key):
-        self.counts.pop(key, None)
+def brake() -> LoginBrake:
+    return LoginBrake(WindowCounter(SettableClock()), "login", LIMITS)
 
 
 @pytest.fixture
@@ -59,7 +50,7 @@ def account():
 
 @pytest.fixture
 def auth(account):
-    return Authenticator(FakeAccounts(account), FakeCounter())
+    return Authenticator(FakeAccounts(account), brake())
 
 
 def test_right_password_signs_in(auth, account):
@@ -89,36 +80,63 @@ def test_password_over_128_characters_is_refused_before_hashing(auth, account, m
     assert calls == []
 
 
-def test_failures_per_account_and_address_are_bounded(auth):
-    for _ in range(MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS):
+def test_failures_for_an_account_are_bounded_across_addresses(auth):
+    for n in range(LIMITS.account_attempts):
         with pytest.raises(InvalidCredentials):
-            auth.authenticate("c.martin1", "Mauvais-2026", "10.0.0.1")
+            auth.authenticate("c.martin1", "Mauvais-2026", f"203.0.113.{n}")
     with pytest.raises(TooManyAttempts):
         auth.authenticate("c.martin1", PASSWORD, "10.0.0.1")
 
 
-def test_an_attacker_elsewhere_cannot_lock_the_parent_out(auth, account):
-    for _ in range(MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS * 3):
+def test_the_parent_on_a_known_browser_still_signs_in(auth, account):
+    for n in range(LIMITS.account_attempts * 3):
         with pytest.raises((InvalidCredentials, TooManyAttempts)):
-            auth.authenticate("c.martin1", "Mauvais-2026", "203.0.113.9")
-    assert auth.authenticate("c.martin1", PASSWORD, "10.0.0.1") == account
+            auth.authenticate("c.martin1", "Mauvais-2026", f"203.0.113.{n}")
+    assert auth.authenticate("C.Martin1", PASSWORD, "10.0.0.1", device="appareil") == account
+
+
+def test_unknown_identifiers_are_braked_exactly_like_existing_ones(auth):
+    def answers(identifier: str) -> list[str]:
+        seen = []
+        for n in range(LIMITS.account_attempts + 2):
+            try:
+                auth.authenticate(identifier, "Mauvais-2026", f"203.0.113.{n}")
+            except (InvalidCredentials, TooManyAttempts) as exc:
+                seen.append(exc.code)
+        return seen
+
+    existing = answers("c.martin1")
+    assert existing == answers("x.inconnu1")
+    assert existing[-2:] == ["trop_de_tentatives"] * 2
+
+
+def test_the_right_password_is_not_checked_once_braked(auth, account, monkeypatch):
+    for n in range(LIMITS.account_attempts):
+        with pytest.raises(InvalidCredentials):
+            auth.authenticate("c.martin1", "Mauvais-2026", f"203.0.113.{n}")
+    calls = []
+    monkeypatch.setattr("idp.domain.authentication.verify_password", lambda *a: calls.append(a))
+    with pytest.raises(TooManyAttempts):
+        auth.authenticate("c.martin1", PASSWORD, "10.0.0.1")
+    assert calls == []
 
 
 def test_failures_per_address_are_bounded_across_identifiers(auth):
-    for i in range(MAX_FAILURES_PER_ADDRESS):
+    for i in range(LIMITS.address_attempts):
         with pytest.raises(InvalidCredentials):
             auth.authenticate(f"x.inconnu{i}", "Mauvais-2026", "203.0.113.9")
     with pytest.raises(TooManyAttempts):
         auth.authenticate("c.martin1", PASSWORD, "203.0.113.9")
 
 
-def test_success_clears_the_failures_of_that_address(auth, account):
-    for _ in range(MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS - 1):
+def test_success_resets_the_failures_of_the_account(auth, account):
+    for _ in range(LIMITS.account_attempts - 1):
         with pytest.raises(InvalidCredentials):
             auth.authenticate("c.martin1", "Mauvais-2026", "10.0.0.1")
     auth.authenticate("c.martin1", PASSWORD, "10.0.0.1")
-    with pytest.raises(InvalidCredentials):
-        auth.authenticate("c.martin1", "Mauvais-2026", "10.0.0.1")
+    for _ in range(LIMITS.account_attempts - 1):
+        with pytest.raises(InvalidCredentials):
+            auth.authenticate("c.martin1", "Mauvais-2026", "10.0.0.1")
     assert auth.authenticate("c.martin1", PASSWORD, "10.0.0.1") == account
 
 
@@ -135,5 +153,5 @@ def test_weaker_hash_is_upgraded_at_login(account):
         **{**account.__dict__, "password_hash": PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)}
     )
     accounts = FakeAccounts(weak)
-    Authenticator(accounts, FakeCounter()).authenticate("c.martin1", PASSWORD, "10.0.0.1")
+    Authenticator(accounts, brake()).authenticate("c.martin1", PASSWORD, "10.0.0.1")
     assert accounts.rehashed == ["a1"]

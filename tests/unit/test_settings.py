@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from federation.errors import ConfigurationError
+from federation.login_throttle import BrakeLimits
 from federation.settings import build_settings, load_settings
 
 ROOT = Path("/srv/educonnect")
@@ -222,3 +223,15 @@ def test_redis_sentinels_from_the_environment():
 def test_bad_redis_sentinel_settings_are_named(env, named):
     with pytest.raises(ConfigurationError, match=named):
         build_settings("idp", GOOD, env, ROOT)
+
+
+def test_login_brake_limits_are_read_and_checked():
+    assert build_settings("idp", GOOD, {}, ROOT).login_brake == BrakeLimits()
+    data = {**GOOD, "login_account_attempts": 5, "login_device_attempts": 3, "login_window_seconds": 900}
+    limits = build_settings("aten", data, {}, ROOT).login_brake
+    assert limits == BrakeLimits(
+        account_attempts=5, device_attempts=3, address_attempts=100, window_seconds=900
+    )
+    for key, value in (("login_account_attempts", 0), ("login_window_seconds", "1h")):
+        with pytest.raises(ConfigurationError, match=key):
+            build_settings("idp", {**GOOD, key: value}, {}, ROOT)
