@@ -52,7 +52,7 @@ def http_get(url: str):
     return urllib.request.urlopen(url, timeout=5)  # noqa: S310 - URL checked just above
 
 
-def wait_until_ready(url: str, timeout: float = 30) -> None:
+def wait_until_ready(url: str, timeout: float = 120) -> None:  # a busy machine: slow start-up
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
