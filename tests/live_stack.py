@@ -145,4 +145,8 @@ def live_stack(root: Path, protocol: str = "saml") -> Iterator[LiveStack]:
         for proc in procs:
             proc.terminate()
         for proc in procs:
-            proc.wait(timeout=15)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # a busy machine: stopped for good
+                proc.kill()
+                proc.wait()

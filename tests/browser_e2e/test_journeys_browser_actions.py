@@ -1,5 +1,5 @@
 """What browsers let a parent do in the middle of a journey, in Chromium, SAML and OpenID Connect,
-on a phone and a desktop: Back, reload after a POST, a double click (two taps), cookies lost, two
+on a phone and a desktop: Back, reload after a POST, a double click, cookies lost, two
 tabs. Each ends in the ENT through pages that say what to do next: no dead end, nothing created
 twice.
 """
@@ -114,7 +114,7 @@ def test_reload_after_each_post(journey):
     journey.check("ent-etablissement-recharge")
 
 
-@pytest.mark.journey("Double clic (deux appuis sur le téléphone) sur chaque bouton et lien")
+@pytest.mark.journey("Double clic sur chaque bouton et lien")
 def test_double_click_on_every_button_and_link(journey):
     page = journey.page
     journey.goto("ent", "/")
