@@ -37,8 +37,10 @@ class JourneyReport:
 
     def outcome(self, nodeid: str, report: pytest.TestReport) -> None:
         if report.failed:
-            first_line = str(report.longrepr).strip().splitlines()[-1:] or [""]
-            self.outcomes[nodeid] = f"ÉCHEC ({report.when}) : {first_line[0][:160]}"
+            text = report.longreprtext
+            errors = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+            reason = errors[0] if errors else (text.strip().splitlines() or [""])[-1]
+            self.outcomes[nodeid] = f"ÉCHEC ({report.when}) : {reason[:200]}"
         elif report.when == "call" and nodeid not in self.outcomes:
             self.outcomes[nodeid] = "réussi"
 
