@@ -30,7 +30,7 @@ def test_educonnect_login_wrong_password_then_right(parent):
     assert page.get_by_label("Identifiant").input_value() == "c.martin1"
     parent.check("connexion-refusee", phone=True)
     # Without JavaScript the SAML answer waits for « Continuer » (autosubmit.js blocked here).
-    page.route(AUTOSUBMIT, lambda route: route.abort())
+    parent.block(AUTOSUBMIT)
     page.get_by_label("Mot de passe").fill("Ecole-2026!")
     parent.click_button("Se connecter")
     parent.path_is("idp", "/saml/reponse")

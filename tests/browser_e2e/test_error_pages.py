@@ -69,6 +69,7 @@ def serve(html: str, headers: dict[str, str]) -> Callable[[Route], None]:
 def test_every_error_page_has_a_next_step_and_passes_axe(parent):
     """Service unavailable, ATEN refused, child link blocked… cannot all be caused from a browser:
     each page of ERROR_PAGES is served at the IdP's origin with the IdP's own headers (CSP)."""
+    parent.expect_server_errors = True  # the pages are served with 503
     real = parent.goto("idp", "/page-qui-n-existe-pas")
     assert real is not None
     headers = {**real.headers, "content-type": "text/html; charset=utf-8"}

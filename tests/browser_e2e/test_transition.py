@@ -94,7 +94,7 @@ def test_help_page_steps_1_to_7(parent):
 def test_without_javascript_wrong_aten_password_then_no_known_child(parent, context):
     """Our two scripts blocked: the SAML answers wait for « Continuer », the server marks the rules."""
     page = parent.page
-    page.route(re.compile(r".*/static/commun/(dist/)?js/.*"), lambda route: route.abort())
+    parent.block(re.compile(r".*/static/commun/(dist/)?js/.*"))
     aten_sign_in(parent, HBERNARD, password="Aten-Bernard-80")
     parent.path_is("aten", "/connexion")
     assert page.title().startswith("Erreur – Étape 1 sur 3")
