@@ -69,12 +69,11 @@ def live_oidc(stacks: StackPool) -> LiveStack:
     return stacks.get("oidc")
 
 
-@pytest.fixture(scope="module")
-def live_brake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
-    """A stack of its own for the login brake's test: the demo accounts it brakes for an hour
-    stay usable in the shared ``live`` stack."""
-    with live_stack(tmp_path_factory.mktemp("browser-stack-brake")) as stack:
-        yield stack
+@pytest.fixture
+def live_brake(stacks: StackPool) -> LiveStack:
+    """The SAML stack on fresh state: the demo accounts the login brake's test brakes for an hour
+    are usable again by the next test."""
+    return stacks.fresh("saml")
 
 
 @pytest.fixture(scope="session")
