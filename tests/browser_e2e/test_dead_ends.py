@@ -8,6 +8,7 @@ parent creates their account here, whatever the other browser tests did with the
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import signal
@@ -34,21 +35,9 @@ from tests.browser_e2e.journeys import (
     aten_sign_in,
 )
 from tests.browser_e2e.parent_browser import ParentBrowser
-from tests.live_stack import ROOT, LiveStack, live_stack, wait_until_ready
+from tests.live_stack import ROOT, LiveStack, wait_until_ready
 
 FAKETIME = Path("/usr/bin/faketime")
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
-    with live_stack(tmp_path_factory.mktemp("dead-ends")) as stack:
-        yield stack
-
-
-@pytest.fixture(scope="module")
-def live_oidc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
-    with live_stack(tmp_path_factory.mktemp("dead-ends-oidc"), protocol="oidc") as stack:
-        yield stack
 
 
 def to_password_page(parent: ParentBrowser, who: AtenParent) -> None:
@@ -236,8 +225,9 @@ def aten_ten_minutes_ahead(live: LiveStack) -> Iterator[None]:
     finally:
         skewed.terminate()
         skewed.wait(timeout=15)
-        punctual = serve_aten(live)
+        punctual = serve_aten(live)  # the shared stack goes on with it; stopped at exit
         live.pids["aten"] = punctual.pid
+        atexit.register(punctual.terminate)
 
 
 def test_a_response_from_a_clock_ten_minutes_ahead_says_to_try_again(parent, live, aten_ten_minutes_ahead):
