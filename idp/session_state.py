@@ -125,10 +125,11 @@ class IdpSession:
         return self.browser_id
 
     def kept_at_sign_in(self) -> dict[str, Any]:
-        """What :meth:`signed_in` keeps (the requests to answer), stored as the session stores it:
-        ``IdpSession.load`` of it gives them back."""
+        """What :meth:`signed_in` keeps (the requests to answer and the browser they are bound to),
+        stored as the session stores it: ``IdpSession.load`` of it gives them back."""
         stored = self._stored()
-        return {key: stored[key] for key in (_PENDING_SAML, _NEXT_URL) if stored[key] is not None}
+        kept = (_PENDING_SAML, _NEXT_URL, _BROWSER_ID)
+        return {key: stored[key] for key in kept if stored[key] is not None}
 
     def resume_after_login(self, path: str) -> None:
         """Resume this local path after login (OIDC authorization); absolute URLs are refused."""

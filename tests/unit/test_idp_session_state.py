@@ -101,9 +101,12 @@ def test_a_sign_in_keeps_only_the_requests_awaiting_an_answer_and_the_browser():
 
 
 def test_what_a_sign_in_keeps_can_be_stored_and_given_back():
-    """A second « Confirmer » (idp/repeated_confirmation.py) signs in again with these requests."""
+    """A second « Confirmer » (idp/repeated_confirmation.py) signs in again with these requests,
+    still bound to this browser (the OIDC nonce and the AuthnRequest ID it presented first)."""
     kept = json.loads(json.dumps(full_session().kept_at_sign_in()))
-    assert IdpSession.load(kept) == IdpSession(pending_saml=AUTHN, next_url="/oidc/authorize?x=1")
+    assert IdpSession.load(kept) == IdpSession(
+        pending_saml=AUTHN, next_url="/oidc/authorize?x=1", browser_id="navigateur-1"
+    )
     assert IdpSession().kept_at_sign_in() == {}
 
 
