@@ -8,7 +8,6 @@ parent creates their account here, whatever the other browser tests did with the
 
 from __future__ import annotations
 
-import atexit
 import os
 import re
 import signal
@@ -35,7 +34,7 @@ from tests.browser_e2e.journeys import (
     aten_sign_in,
 )
 from tests.browser_e2e.parent_browser import ParentBrowser
-from tests.live_stack import ROOT, LiveStack, wait_until_ready
+from tests.live_stack import ROOT, LiveStack, live_stack, wait_until_ready
 
 FAKETIME = Path("/usr/bin/faketime")
 
@@ -210,14 +209,23 @@ def stop(pid: int) -> None:
         time.sleep(0.2)
 
 
+@pytest.fixture(scope="module")
+def skew_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    """A stack of this test's own: its ATEN is restarted under faketime, which the shared stacks
+    of the other tests must not live through."""
+    with live_stack(tmp_path_factory.mktemp("clock-skew")) as stack:
+        yield stack
+
+
 @pytest.fixture
-def aten_ten_minutes_ahead(live: LiveStack) -> Iterator[None]:
+def aten_ten_minutes_ahead(skew_stack: LiveStack) -> Iterator[None]:
     """ATEN's clock 10 minutes ahead of ÉduConnect's: the stack's ATEN stopped, the same service
-    started under libfaketime (Debian package faketime) on its port; a punctual one after.
+    started under libfaketime (Debian package faketime) on its port, stopped after.
     (ATEN still accepts ÉduConnect's AuthnRequest, which it finds 10 minutes old; its Response
     is dated 10 minutes in ÉduConnect's future.)"""
     if not FAKETIME.exists():
         pytest.fail("faketime absent : lancez « scripts/install-system-deps.sh test »")
+    live = skew_stack
     stop(live.pids["aten"])
     skewed = serve_aten(live, str(FAKETIME), "-f", "+10m")
     try:
@@ -225,12 +233,13 @@ def aten_ten_minutes_ahead(live: LiveStack) -> Iterator[None]:
     finally:
         skewed.terminate()
         skewed.wait(timeout=15)
-        punctual = serve_aten(live)  # the shared stack goes on with it; stopped at exit
-        live.pids["aten"] = punctual.pid
-        atexit.register(punctual.terminate)
 
 
-def test_a_response_from_a_clock_ten_minutes_ahead_says_to_try_again(parent, live, aten_ten_minutes_ahead):
+def test_a_response_from_a_clock_ten_minutes_ahead_says_to_try_again(
+    context, skew_stack, aten_ten_minutes_ahead
+):
+    live = skew_stack
+    parent = ParentBrowser(context.new_page(), live.urls, "horloge-decalee")
     aten_sign_in(parent, ELEGOFF)
     parent.path_is("idp", "/saml/sp/acs")
     heading = parent.page.get_by_role("heading", level=1).inner_text()
@@ -247,3 +256,4 @@ def test_a_response_from_a_clock_ten_minutes_ahead_says_to_try_again(parent, liv
     assert parent.page.get_by_role("link", name="Revenir aux Services en ligne").is_visible()
     parent.click_link("Réessayer")  # a new request to ATEN
     parent.path_is("aten", "/connexion")
+    parent.assert_clean()
