@@ -37,7 +37,8 @@ def test_the_owner_known_browser_signs_in_while_an_unknown_browser_is_braked(chr
         owner.path_is("idp", "/compte")
         (device,) = [c for c in owner.page.context.cookies() if c["name"] == "idp_appareil"]
         assert device["httpOnly"] and device["sameSite"] == "Strict" and device["path"] == "/connexion"
-        owner.click_link("Se déconnecter")
+        owner.click_button("Se déconnecter")  # a POST with its CSRF token
+        owner.page.get_by_role("heading", name="Vous êtes déconnecté").wait_for()
 
         # Someone else guesses on another browser: past the budget nothing is checked any more.
         stranger.goto("idp", "/connexion")
