@@ -5,9 +5,12 @@ multiprocess mode keeps each worker's values in files of ``PROMETHEUS_MULTIPROC_
 ``serve`` before the metrics are created, emptied at each start) and ``/metrics`` sums them. Without
 that variable (tests, a Flask app in one process) the process's own registry is served.
 
-Labels take a bounded set of values: the Flask endpoint (the URL rule's name, never the path
-typed), the method among the few we serve, the status code, and fixed words (``outcome``,
-``cause``). Views count with the small ``count_*`` functions below; the domain counts nothing.
+Every metric has labels, the ``service`` that counted at least: prometheus_client creates a
+labelled series (and its file) at the first count in a worker, never at import, so importing
+this module writes nothing. Labels take a bounded set of values: the Flask endpoint (the URL
+rule's name, never the path typed), the method among the few we serve, the status code, and
+fixed words (``outcome``, ``cause``). Views count with the small ``count_*`` functions below;
+the domain counts nothing.
 
 ``/metrics`` is not public: it answers only a request carrying ``Authorization: Bearer <token>``
 with the service's ``metrics_token`` (``EDUCONNECT_METRICS_TOKEN``), compared in constant time.
@@ -63,23 +66,25 @@ HTTP_LATENCY = Histogram(
 LOGINS = Counter(
     "educonnect_logins",
     "ÉduConnect password logins: ok, failed (wrong identifier or password), throttled (braked).",
-    ["outcome"],
+    ["service", "outcome"],
 )
 ACCOUNTS_CREATED = Counter(
-    "educonnect_accounts_created", "ÉduConnect accounts created at the end of the parcours de transition."
+    "educonnect_accounts_created",
+    "ÉduConnect accounts created at the end of the parcours de transition.",
+    ["service"],
 )
 TRANSITIONS_STARTED = Counter(
-    "educonnect_transitions_started", "Parents sent to ATEN to start the parcours de transition."
+    "educonnect_transitions_started", "Parents sent to ATEN to start the parcours de transition.", ["service"]
 )
 TRANSITIONS_FINISHED = Counter(
     "educonnect_transitions_finished",
     "Parcours de transition finished: account created, or the parent had already migrated.",
-    ["outcome"],
+    ["service", "outcome"],
 )
 CHILD_ATTACHMENTS = Counter(
     "educonnect_child_attachments",
     "Birth dates checked in « Ajout d'élèves »: confirmed, wrong date, blocked, too many for the account.",
-    ["outcome"],
+    ["service", "outcome"],
 )
 UNAVAILABLE = Counter(
     "educonnect_unavailable_responses",
@@ -93,22 +98,28 @@ BACKEND_ERRORS = Counter(
 )
 
 
+def current_service() -> str:
+    """The service answering this request (the ``service`` label of what it counts)."""
+    return str(current_app.extensions["settings"].service)
+
+
 def count_login(outcome: LoginOutcome) -> None:
-    LOGINS.labels(outcome).inc()
+    LOGINS.labels(current_service(), outcome).inc()
 
 
 def count_transition_started() -> None:
-    TRANSITIONS_STARTED.inc()
+    TRANSITIONS_STARTED.labels(current_service()).inc()
 
 
 def count_transition_finished(outcome: TransitionOutcome) -> None:
-    TRANSITIONS_FINISHED.labels(outcome).inc()
+    service = current_service()
+    TRANSITIONS_FINISHED.labels(service, outcome).inc()
     if outcome == "account_created":
-        ACCOUNTS_CREATED.inc()
+        ACCOUNTS_CREATED.labels(service).inc()
 
 
 def count_child_attachment(outcome: ChildOutcome) -> None:
-    CHILD_ATTACHMENTS.labels(outcome).inc()
+    CHILD_ATTACHMENTS.labels(current_service(), outcome).inc()
 
 
 def count_unavailable(service: str, cause: UnavailableCause) -> None:
@@ -128,22 +139,6 @@ def observe_request(service: str, endpoint: str | None, method: str, status: int
     method_label = method if method in KNOWN_METHODS else "other"
     HTTP_REQUESTS.labels(service, endpoint_label, method_label, str(status)).inc()
     HTTP_LATENCY.labels(service, endpoint_label).observe(seconds)
-
-
-def metric_families() -> dict[str, str]:
-    """Every metric of this module: its name → its type (``counter``, ``histogram``)."""
-    metrics = (
-        HTTP_REQUESTS,
-        HTTP_LATENCY,
-        LOGINS,
-        ACCOUNTS_CREATED,
-        TRANSITIONS_STARTED,
-        TRANSITIONS_FINISHED,
-        CHILD_ATTACHMENTS,
-        UNAVAILABLE,
-        BACKEND_ERRORS,
-    )
-    return {family.name: family.type for metric in metrics for family in metric.describe()}
 
 
 def multiprocess_dir() -> Path | None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, has_request_context, render_template, request
+from flask import Blueprint, Flask, Response, g, has_request_context, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
@@ -24,7 +24,13 @@ from federation.admission import install_admission
 from federation.database import is_database_outage
 from federation.errors import FederationError, InvalidCredentials, StoreUnavailable, TooManyAttempts
 from federation.legal_pages import add_legal_pages
-from federation.metrics import add_metrics_endpoint, count_backend_error, count_unavailable, observe_request
+from federation.metrics import (
+    add_metrics_endpoint,
+    count_backend_error,
+    count_unavailable,
+    current_service,
+    observe_request,
+)
 from federation.sessions import StoreSessionInterface
 from federation.settings import Settings
 from federation.static_assets import StaticAssets, fingerprint_static_urls, serve_static
@@ -329,7 +335,7 @@ def render_error(code: str, status: int) -> tuple[str, int, dict[str, str]]:
 
 def _overload_page(detail: str) -> Response:
     log_refusal("service_surcharge", detail)
-    count_unavailable(_service(), "overload")
+    count_unavailable(current_service(), "overload")
     html, status, headers = render_error("service_surcharge", 503)
     return Response(html, status, headers)  # admission sets its own Retry-After
 
@@ -355,7 +361,7 @@ def _install_error_handlers(app: Flask) -> None:
     def federation_error(exc: FederationError) -> tuple[str, int, dict[str, str]]:
         log_refusal(exc.code, exc.detail)
         if isinstance(exc, StoreUnavailable):
-            count_unavailable(_service(), "store")
+            count_unavailable(current_service(), "store")
         return render_error(exc.code, exc.http_status)
 
     @app.errorhandler(CSRFError)
@@ -368,7 +374,7 @@ def _install_error_handlers(app: Flask) -> None:
         original = getattr(exc, "original_exception", None)
         if isinstance(original, StoreUnavailable):  # raised while saving the session
             log_refusal(original.code, original.detail)
-            count_unavailable(_service(), "store")
+            count_unavailable(current_service(), "store")
             return render_error(original.code, original.http_status)
         status = exc.code or 500
         # 405: a POST-only address opened again (Back, a bookmark): for the parent, no such page.
@@ -383,9 +389,9 @@ def _install_error_handlers(app: Flask) -> None:
             # connection invalidates the pool); the parent may simply retry. Monitoring counts
             # these 503 lines, not an application error.
             log_refusal("service_indisponible", f"database unavailable: {getattr(exc, 'orig', exc)}")
-            count_unavailable(_service(), "database")
+            count_unavailable(current_service(), "database")
             return render_error("service_indisponible", 503)
-        count_backend_error(_service(), "database")
+        count_backend_error(current_service(), "database")
         return unexpected(exc)
 
     @app.errorhandler(Exception)
@@ -409,7 +415,7 @@ def _install_request_log(app: Flask) -> None:
     def finish(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.request_id
         seconds = time.perf_counter() - g.started
-        observe_request(_service(), request.endpoint, request.method, response.status_code, seconds)
+        observe_request(current_service(), request.endpoint, request.method, response.status_code, seconds)
         log.info(
             json.dumps(
                 {
@@ -422,8 +428,3 @@ def _install_request_log(app: Flask) -> None:
             )
         )
         return response
-
-
-def _service() -> str:
-    """The service answering this request (the ``service`` label of its metrics)."""
-    return str(current_app.extensions["settings"].service)

@@ -31,6 +31,7 @@ from tests.redis_servers import redis_server
 from tests.registry_helpers import Child, new_establishment
 
 TOKEN = secrets.token_urlsafe(32)
+IDP = {"service": "idp"}
 
 
 def value(name: str, **labels: str) -> float:
@@ -51,11 +52,11 @@ class Deltas:
 
 
 def logins(outcome: str) -> tuple[str, dict[str, str]]:
-    return "educonnect_logins_total", {"outcome": outcome}
+    return "educonnect_logins_total", {"service": "idp", "outcome": outcome}
 
 
 def children(outcome: str) -> tuple[str, dict[str, str]]:
-    return "educonnect_child_attachments_total", {"outcome": outcome}
+    return "educonnect_child_attachments_total", {"service": "idp", "outcome": outcome}
 
 
 def unavailable(service: str, cause: str) -> tuple[str, dict[str, str]]:
@@ -110,10 +111,10 @@ def test_a_braked_login_is_counted_as_throttled_not_failed(stack):
 def test_a_transition_is_started_then_finished_with_an_account_created(stack):
     forget_transitions(stack)
     deltas = Deltas(
-        ("educonnect_transitions_started_total", {}),
-        ("educonnect_transitions_finished_total", {"outcome": "account_created"}),
-        ("educonnect_transitions_finished_total", {"outcome": "already_migrated"}),
-        ("educonnect_accounts_created_total", {}),
+        ("educonnect_transitions_started_total", IDP),
+        ("educonnect_transitions_finished_total", {**IDP, "outcome": "account_created"}),
+        ("educonnect_transitions_finished_total", {**IDP, "outcome": "already_migrated"}),
+        ("educonnect_accounts_created_total", IDP),
     )
     browser = Browser(stack.apps())
     aten_login_page(browser)
