@@ -111,3 +111,13 @@ def test_every_metric_has_labels_so_that_importing_creates_no_series() -> None:
     assert len(defined) == 9
     for metric in defined:
         assert "service" in metric._labelnames, metric
+
+
+def test_serve_empties_the_metrics_folder_of_a_previous_run(tmp_path: Path) -> None:
+    folder = tmp_path / "metrics" / "idp"
+    metrics.prepare_multiprocess_dir(folder)  # created
+    (folder / "counter_4242.db").write_bytes(b"old")
+    (folder / "histogram_4243.db").write_bytes(b"old")
+    (folder / "LISEZMOI").write_text("pas à nous")
+    metrics.prepare_multiprocess_dir(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["LISEZMOI"]
