@@ -1,5 +1,6 @@
 """config/grafana/educonnect.json: valid JSON whose every PromQL expression names only series
-that federation/metrics.py exports, grouped by labels those metrics have."""
+that federation/metrics.py exports, grouped by labels those metrics have; and what that module's
+definitions promise ``serve`` (labelled metrics, a folder emptied at start)."""
 
 from __future__ import annotations
 
