@@ -173,10 +173,16 @@ def _sp_directory() -> Path:
 @click.option("--threads", type=int, default=4, show_default=True)
 def serve(service: ServiceName, host: str, port: int | None, workers: int, threads: int) -> None:
     """Run one service under gunicorn."""
+    from federation.metrics import MULTIPROC_DIR_ENV, multiprocess_dir, prepare_multiprocess_dir
     from federation.server import exec_with_malloc_tunables, run_gunicorn
 
-    exec_with_malloc_tunables()
     settings = _settings(service)
+    # Each worker's metrics in files there, summed by /metrics: set before prometheus_client is
+    # imported, hence in the environment of this command started again.
+    exec_with_malloc_tunables({MULTIPROC_DIR_ENV: str(settings.state_dir / "metrics" / service)})
+    metrics_dir = multiprocess_dir()
+    if metrics_dir is not None:
+        prepare_multiprocess_dir(metrics_dir)
     try:
         app = create_service_app(service, settings)
     except ConfigurationError as exc:  # e.g. an SP this crypto backend cannot encrypt to

@@ -43,7 +43,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 REQUEST_START_HEADER = "HTTP_X_REQUEST_START"
 REFUSED_KEY = "educonnect.admission.refused"  # environ key: the reason, set by the middleware
-LIGHT_ENDPOINTS = frozenset({"healthz", "readyz"})
+LIGHT_ENDPOINTS = frozenset({"healthz", "readyz", "metrics"})
 _EXPENSIVE_ATTRIBUTE = "_admission_expensive_methods"
 # "t=1700000000123456" (µs, our HAProxy), "t=1700000000123" (ms), "t=1700000000.123" (s, nginx).
 _STAMP = re.compile(r"^\s*t=(\d{1,20})(?:\.(\d{1,9}))?\s*$")

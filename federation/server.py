@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.workers.base import Worker
+
+from federation.metrics import worker_exited
 
 
 class _Gunicorn(BaseApplication):
@@ -42,15 +47,19 @@ GLIBC_MALLOC_TUNABLES = ":".join(
 )
 
 
-def exec_with_malloc_tunables() -> None:
+def exec_with_malloc_tunables(defaults: Mapping[str, str] | None = None) -> None:
     """Start this same command again (same pid) with :data:`GLIBC_MALLOC_TUNABLES`, unless the
-    environment already sets malloc tunables (an operator's choice wins) or libc is not glibc."""
+    environment already sets malloc tunables (an operator's choice wins) or libc is not glibc;
+    and with the variables of ``defaults`` the environment lacks (read at import by libraries,
+    e.g. ``PROMETHEUS_MULTIPROC_DIR``). Returns when there is nothing to add."""
+    changes = {k: v for k, v in (defaults or {}).items() if not os.environ.get(k)}
     current = os.environ.get("GLIBC_TUNABLES", "")
-    if "glibc.malloc." in current or platform.libc_ver()[0] != "glibc":
+    if "glibc.malloc." not in current and platform.libc_ver()[0] == "glibc":
+        changes["GLIBC_TUNABLES"] = f"{current}:{GLIBC_MALLOC_TUNABLES}" if current else GLIBC_MALLOC_TUNABLES
+    if not changes:
         return
-    tunables = f"{current}:{GLIBC_MALLOC_TUNABLES}" if current else GLIBC_MALLOC_TUNABLES
     arguments = [sys.executable, *sys.orig_argv[1:]]
-    os.execve(sys.executable, arguments, {**os.environ, "GLIBC_TUNABLES": tunables})  # noqa: S606 - this same command again, no shell
+    os.execve(sys.executable, arguments, {**os.environ, **changes})  # noqa: S606 - this same command again, no shell
 
 
 def run_gunicorn(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
@@ -66,5 +75,11 @@ def run_gunicorn(app: Flask, host: str, port: int, workers: int, threads: int) -
             # gunicorn 23+ opens a control socket at one fixed path per user: several services on
             # one host would fight over it, and we do not use it.
             "control_socket_disable": True,
+            # Multiprocess metrics (federation/metrics.py): a worker gone no longer counts as live.
+            "child_exit": _child_exit,
         },
     ).run()
+
+
+def _child_exit(_server: Arbiter, worker: Worker) -> None:
+    worker_exited(worker.pid)

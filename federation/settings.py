@@ -142,6 +142,9 @@ class Settings:
     extra: Mapping[str, Any] = field(default_factory=dict)
     # Redis through Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_SERVICE…): None with REDIS_URL.
     redis_sentinel: RedisSentinelSettings | None = None
+    # The bearer token a Prometheus scrape of /metrics presents (EDUCONNECT_METRICS_TOKEN); None:
+    # /metrics answers 404 to everyone (federation/metrics.py).
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def is_demo(self) -> bool:
@@ -263,7 +266,15 @@ def build_settings(
             if isinstance(v, dict) and k != "admission" and not (service == "ent" and k in ENT_TABLES)
         },
         redis_sentinel=_redis_sentinel(reader),
+        metrics_token=_metrics_token(reader),
     )
+
+
+def _metrics_token(reader: _Reader) -> str | None:
+    token = reader.optional_text("metrics_token", "EDUCONNECT_METRICS_TOKEN")
+    if token is not None and len(token) < 32:
+        raise ConfigurationError(f"{reader.service}.metrics_token: 32 caractères au moins")
+    return token
 
 
 def _redis_url_unless_sentinel(reader: _Reader) -> str | None:

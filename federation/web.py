@@ -24,6 +24,13 @@ from federation.admission import install_admission
 from federation.database import is_database_outage
 from federation.errors import FederationError, InvalidCredentials, StoreUnavailable, TooManyAttempts
 from federation.legal_pages import add_legal_pages
+from federation.metrics import (
+    add_metrics_endpoint,
+    count_backend_error,
+    count_unavailable,
+    current_service,
+    observe_request,
+)
 from federation.sessions import StoreSessionInterface
 from federation.settings import Settings
 from federation.static_assets import StaticAssets, fingerprint_static_urls, serve_static
@@ -211,6 +218,7 @@ def create_base_app(import_name: str, settings: Settings, service_title: str) ->
     _install_error_handlers(app)
     app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
     app.add_url_rule("/readyz", "readyz", _readyz)
+    add_metrics_endpoint(app)  # behind the metrics token (federation/metrics.py)
     return app
 
 
@@ -327,6 +335,7 @@ def render_error(code: str, status: int) -> tuple[str, int, dict[str, str]]:
 
 def _overload_page(detail: str) -> Response:
     log_refusal("service_surcharge", detail)
+    count_unavailable(current_service(), "overload")
     html, status, headers = render_error("service_surcharge", 503)
     return Response(html, status, headers)  # admission sets its own Retry-After
 
@@ -351,6 +360,8 @@ def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(FederationError)
     def federation_error(exc: FederationError) -> tuple[str, int, dict[str, str]]:
         log_refusal(exc.code, exc.detail)
+        if isinstance(exc, StoreUnavailable):
+            count_unavailable(current_service(), "store")
         return render_error(exc.code, exc.http_status)
 
     @app.errorhandler(CSRFError)
@@ -363,6 +374,7 @@ def _install_error_handlers(app: Flask) -> None:
         original = getattr(exc, "original_exception", None)
         if isinstance(original, StoreUnavailable):  # raised while saving the session
             log_refusal(original.code, original.detail)
+            count_unavailable(current_service(), "store")
             return render_error(original.code, original.http_status)
         status = exc.code or 500
         # 405: a POST-only address opened again (Back, a bookmark): for the parent, no such page.
@@ -377,7 +389,9 @@ def _install_error_handlers(app: Flask) -> None:
             # connection invalidates the pool); the parent may simply retry. Monitoring counts
             # these 503 lines, not an application error.
             log_refusal("service_indisponible", f"database unavailable: {getattr(exc, 'orig', exc)}")
+            count_unavailable(current_service(), "database")
             return render_error("service_indisponible", 503)
+        count_backend_error(current_service(), "database")
         return unexpected(exc)
 
     @app.errorhandler(Exception)
@@ -393,12 +407,15 @@ def _install_request_log(app: Flask) -> None:
     def start() -> None:
         g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
         g.started = time.perf_counter()
-        if g.get("store_unavailable") and request.endpoint not in ("healthz", "readyz", "layout.static"):
+        sessionless = ("healthz", "readyz", "metrics", "layout.static")
+        if g.get("store_unavailable") and request.endpoint not in sessionless:
             raise StoreUnavailable("session store unreachable")
 
     @app.after_request
     def finish(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.request_id
+        seconds = time.perf_counter() - g.started
+        observe_request(current_service(), request.endpoint, request.method, response.status_code, seconds)
         log.info(
             json.dumps(
                 {
@@ -406,7 +423,7 @@ def _install_request_log(app: Flask) -> None:
                     "method": request.method,
                     "path": request.path,
                     "status": response.status_code,
-                    "ms": round((time.perf_counter() - g.started) * 1000, 1),
+                    "ms": round(seconds * 1000, 1),
                 }
             )
         )

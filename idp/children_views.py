@@ -17,6 +17,7 @@ from flask import Blueprint, redirect, render_template, request, session
 from flask.typing import ResponseReturnValue
 
 from federation.errors import SessionExpired
+from federation.metrics import count_child_attachment
 from federation.vectors import STUDENT_ID_PATTERN
 from idp.domain.accounts import Account
 from idp.domain.child_attachment import (
@@ -151,11 +152,15 @@ def _attempt(
     try:
         children.submit(account.id, student_id, birth_date, now)
     except WrongBirthDate:
+        count_child_attachment("wrong_date")
         return WRONG_DATE
     except ChildLinkBlocked:
+        count_child_attachment("blocked")
         return BLOCKED
     except TooManyBirthDateAttempts:
+        count_child_attachment("too_many")
         return TOO_MANY
+    count_child_attachment("confirmed")
     return None
 
 

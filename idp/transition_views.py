@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from federation.admission import expensive_when_posted
 from federation.errors import AuthenticationRefused, SessionExpired
+from federation.metrics import count_transition_finished, count_transition_started
 from federation.sessions import original_session_id
 from federation.stores import consume_once
 from federation.web import csrf, saml_metadata_response, set_restart_url
@@ -44,6 +45,7 @@ def start() -> ResponseReturnValue:
     request_id, url = svc.aten.authn_request()
     svc.aten_requests.add(state.pending_requests, request_id, svc.clock().timestamp())
     state.save(session)
+    count_transition_started()
     return redirect(url)
 
 
@@ -85,6 +87,7 @@ def aten_assertion_consumer() -> ResponseReturnValue:
         state.save(session)
         return redirect(url_for(".identity_confirmed"))
     svc.children.keep_upstream_vectors(UpstreamLink(identity.issuer, identity.subject, identity.vectors))
+    count_transition_finished("already_migrated")
     return _signed_in(svc, state, existing, now, url_for(".already_migrated"))
 
 
@@ -131,6 +134,7 @@ def choose_password() -> ResponseReturnValue:
         else:
             first = FirstConfirmation(created.account.id, state.kept_at_sign_in())
             svc.confirmations.remember(original_session_id(session), first)
+            count_transition_finished("account_created")
             return _signed_in(svc, state, created.account, now, url_for(".account_created"))
     state.save(session)
     return render_template(

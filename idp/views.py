@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from federation.admission import expensive_when_posted
 from federation.errors import SessionExpired
+from federation.metrics import count_login
 from federation.sessions import session_id
 from federation.web import (
     HELP_URL,
@@ -70,7 +71,9 @@ def login() -> ResponseReturnValue:
             svc.devices.device_for(device_cookie, normalise_identifier(identifier)),
         )
     except (InvalidCredentials, TooManyAttempts) as exc:
+        count_login("throttled" if isinstance(exc, TooManyAttempts) else "failed")
         return render_login_refusal("login.html", exc, help_url=HELP_URL, identifier=identifier[:64])
+    count_login("ok")
     now = svc.clock()
     state = sign_in(session, state, account, svc.children, now)
     next_url = svc.continuation.next_url(account, state, now)

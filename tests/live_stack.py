@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,11 +103,15 @@ def _write_config(root: Path, urls: dict[str, str]) -> Path:
 
 @contextmanager
 def live_stack(
-    root: Path, protocol: str = "saml", extra_env: Mapping[str, str] | None = None
+    root: Path,
+    protocol: str = "saml",
+    extra_env: Mapping[str, str] | None = None,
+    serve_options: Sequence[str] = (),
 ) -> Iterator[LiveStack]:
     """Prepare the demo under ``root`` (``demo --no-serve --protocol …``: with ``oidc`` the ENT
     signs parents in as an OpenID Connect client), start the three services (``extra_env`` added
-    to their environment, e.g. behind a proxy), stop them on exit."""
+    to their environment, e.g. behind a proxy; ``serve_options`` added to each ``serve``, e.g.
+    ``--workers 2``), stop them on exit."""
     ports = {"ent": free_port(), "idp": free_port(), "aten": free_port()}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     config = _write_config(root, urls)
@@ -115,7 +119,7 @@ def live_stack(
         with (config / "ent.toml").open("a") as fh:
             fh.write(f'\n[oidc]\nissuer = "{urls["idp"]}"\nclient_id = "ent-demo"\n')
     env = {**os.environ, "EDUCONNECT_CONFIG_DIR": str(config), "EDUCONNECT_MODE": "demo"}
-    for key in ("DATABASE_URL", "REDIS_URL", "ENT_PROTOCOL"):
+    for key in ("DATABASE_URL", "REDIS_URL", "ENT_PROTOCOL", "PROMETHEUS_MULTIPROC_DIR"):
         env.pop(key, None)
     cli = [sys.executable, "-m", "educonnect_bridge"]
     prepared = subprocess.run(
@@ -136,7 +140,7 @@ def live_stack(
             with (logs / f"{name}.log").open("wb") as log:
                 procs.append(
                     subprocess.Popen(
-                        [*cli, "serve", name, "--port", str(port)],
+                        [*cli, "serve", name, "--port", str(port), *serve_options],
                         env=env,
                         cwd=ROOT,
                         stdout=subprocess.DEVNULL,

@@ -136,3 +136,18 @@ def test_backups_run_on_demand_into_the_backup_folder(config):
     assert backup["profiles"] == ["ops"]
     assert "educonnect-bridge db backup /backups/" in " ".join(backup["entrypoint"])
     assert any(v.endswith(":/backups:rw") or v.endswith(":/backups") for v in backup["volumes"])
+
+
+def test_each_replica_keeps_its_workers_metrics_to_itself_and_the_token_comes_from_the_environment():
+    result = compose_config({**ENV, "EDUCONNECT_METRICS_TOKEN": "t" * 40})
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load(result.stdout)
+    volumes = {"/app/var", "/app/certs"}
+    for name in ("idp", "aten", "ent"):
+        env = config["services"][name]["environment"]
+        assert env["EDUCONNECT_METRICS_TOKEN"] == "t" * 40
+        # Not on the state volume the replicas share: each container's own, emptied at its start.
+        directory = env["PROMETHEUS_MULTIPROC_DIR"]
+        assert not any(directory.startswith(v) for v in volumes), directory
+        mounts = config["services"][name]["volumes"]
+        assert {m["target"] if isinstance(m, dict) else m.split(":")[1] for m in mounts} <= volumes

@@ -65,3 +65,22 @@ def test_no_restart_outside_glibc(execs: list, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(server.platform, "libc_ver", lambda: ("", ""))
     exec_with_malloc_tunables()
     assert execs == []
+
+
+def test_a_missing_default_is_added_even_with_the_tunables_already_there(
+    execs: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GLIBC_TUNABLES", GLIBC_MALLOC_TUNABLES)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    with pytest.raises(Exec):
+        exec_with_malloc_tunables({"PROMETHEUS_MULTIPROC_DIR": "/srv/var/metrics/idp"})
+    [(_, _, env)] = execs
+    assert env["PROMETHEUS_MULTIPROC_DIR"] == "/srv/var/metrics/idp"
+    assert env["GLIBC_TUNABLES"] == GLIBC_MALLOC_TUNABLES  # not added twice
+
+
+def test_a_default_the_environment_already_sets_is_kept(execs: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GLIBC_TUNABLES", GLIBC_MALLOC_TUNABLES)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/run/operator-metrics")
+    exec_with_malloc_tunables({"PROMETHEUS_MULTIPROC_DIR": "/srv/var/metrics/idp"})
+    assert execs == []  # started again already (or the operator's choice): nothing to add
