@@ -164,6 +164,7 @@ DEFAULT_RELEASE = (
     "FrEduUrlRetour",
     "FrEduVecteur",
     "FrEduCtPersonAffiliation",
+    "FrEduCtRefId",
 )
 
 
