@@ -275,3 +275,9 @@ def test_the_attribute_maps_pair_each_name_with_its_format():
         for friendly, name in module.MAP["to"].items():
             assert name.startswith("urn:") == (name_format == URI_FORMAT), (friendly, name)
             assert module.MAP["fro"][name] == friendly
+
+
+def test_every_academie_code_we_send_is_one_entcore_maps():
+    from federation.academie_references import ACADEMIES
+
+    assert set(ACADEMIES) <= set(ENTCORE_ACADEMIES)
