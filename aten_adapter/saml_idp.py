@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from federation.attribute_converters import name_matched
 from federation.errors import ConfigurationError
 from federation.saml import build_config, metadata_xml
 from federation.saml_backend import encrypts_with_aes_gcm
@@ -35,6 +36,8 @@ class AtenIdentityProvider(IdentityProviderCore):
             settings, aten_services(settings, title), metadata_files=list(settings.peer_metadata), name=title
         )
         server = EncryptingServer(config=config)
+        # Each attribute with the NameFormat of its Name (OID: uri, FrEduVecteur: basic).
+        server.config.attribute_converters = name_matched(server.config.attribute_converters)
         metadata = server.metadata  # None without any peer metadata file
         service_providers = frozenset(metadata.service_providers() if metadata else ())
         if not service_providers and not settings.is_demo:

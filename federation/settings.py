@@ -167,6 +167,7 @@ DEFAULT_RELEASE = (
     "FrEduUrlRetour",
     "FrEduVecteur",
     "FrEduCtPersonAffiliation",
+    "FrEduCtRefId",
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
+from federation.attribute_converters import name_matched
 from federation.saml import build_config, metadata_xml
 from federation.saml_backend import encrypts_with_aes_gcm
 from federation.saml_idp import (
@@ -41,6 +42,8 @@ class SamlIdentityProvider(IdentityProviderCore):
             name="ÉduConnect",
         )
         server = EncryptingServer(config=config)
+        # Each attribute with the NameFormat of its Name (OID: uri, FrEduVecteur…: basic).
+        server.config.attribute_converters = name_matched(server.config.attribute_converters)
         self.providers = _providers_by_entity_id(server, settings)
         super().__init__(
             server,

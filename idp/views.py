@@ -118,7 +118,9 @@ def answer_or_continue(
         lambda: svc.saml.build_response(
             authn,
             subject=subject,
-            attributes=released_attributes(release.account, auth_time, svc.saml.logout_url, release.children),
+            attributes=released_attributes(
+                release.account, auth_time, svc.saml.logout_url, release.children, release.references
+            ),
             authn_instant=auth_time,
         ),
     )

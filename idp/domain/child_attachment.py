@@ -56,7 +56,7 @@ class RegistrySlice:
     representatives: Mapping[str, Sequence[LegalRepresentative]]  # by student id
 
 
-def _same_names(account: Account, representative: LegalRepresentative) -> bool:
+def same_names(account: Account, representative: LegalRepresentative) -> bool:
     return (fold(account.given_name), fold(account.family_name)) == (
         fold(representative.given_name),
         fold(representative.family_name),
@@ -78,7 +78,7 @@ def linked_student_ids(account: Account, links: Sequence[UpstreamLink], registry
             if student is None or student.uai != child.uai:
                 continue
             if any(
-                not r.has_aten_identity and _same_names(account, r)
+                not r.has_aten_identity and same_names(account, r)
                 for r in registry.representatives.get(child.student_id, ())
             ):
                 found[child.student_id] = None

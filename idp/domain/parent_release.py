@@ -21,6 +21,7 @@ class Release:
     audience: str  # the SP's entityID, or the OIDC client's sector
     subject: str | None  # persistent pairwise NameID / ``sub``; None before the first answer
     children: tuple[ReleasedChild, ...]  # confirmed only, oldest first (FrEduVecteur order)
+    references: tuple[str, ...] = ()  # FrEduCtRefId values (release.academie_references)
 
 
 class ReleaseReader(Protocol):

@@ -6,8 +6,11 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from federation.academie_references import REFERENCE_ATTRIBUTE, AcademieReference
 from federation.vectors import ChildVector
 from idp.domain.accounts import Account
+from idp.domain.child_attachment import same_names
+from idp.domain.school_registry import LegalRepresentative
 
 AFFILIATIONS = {1: "resp1d", 2: "resp2d"}  # FrEduCtPersonAffiliation per degree of a child
 
@@ -37,6 +40,30 @@ def child_vector(account: Account, child: ReleasedChild) -> str:
     return vector.value
 
 
+@dataclass(frozen=True)
+class ChildRepresentative:
+    """A legal representative of a confirmed child, as the release reads it."""
+
+    representative: LegalRepresentative
+    account_upstream: bool  # its ATEN identity is one of this account's upstream links
+
+
+def academie_references(account: Account, candidates: Sequence[ChildRepresentative]) -> list[str]:
+    """FrEduCtRefId: where the académie directories know this parent, one value per (académie, id).
+
+    The parent among a confirmed child's representatives is found as the attachment found the
+    child (:mod:`idp.domain.child_attachment`): the one whose ATEN identity is the account's, or,
+    without an ATEN identity, the one with the account's names. Sorted, so the answer is stable.
+    """
+    references = set()
+    for candidate in candidates:
+        rep = candidate.representative
+        is_parent = candidate.account_upstream if rep.has_aten_identity else same_names(account, rep)
+        if is_parent and rep.academie and rep.aaf_id:
+            references.add(AcademieReference(rep.academie, rep.aaf_id))
+    return [reference.value for reference in sorted(references)]
+
+
 def connection_time(instant: dt.datetime) -> str:
     """FrEduCtDateConnexion: ``YYYY-MM-DD HH:MM:SS.mmm`` (UTC)."""
     instant = instant.astimezone(dt.UTC)
@@ -48,8 +75,10 @@ def released_attributes(
     authn_instant: dt.datetime,
     logout_url: str,
     children: Sequence[ReleasedChild] = (),
+    references: Sequence[str] = (),
 ) -> dict[str, list[str]]:
-    """``children``: the confirmed ones only; none gives neither FrEduVecteur nor an affiliation."""
+    """``children``: the confirmed ones only; none gives neither FrEduVecteur nor an affiliation.
+    ``references``: the FrEduCtRefId values (:func:`academie_references`), none gives none."""
     attributes = {
         "sn": [account.family_name],
         "givenName": [account.given_name],
@@ -61,4 +90,6 @@ def released_attributes(
         attributes["FrEduVecteur"] = [child_vector(account, child) for child in children]
         degrees = sorted({child.degree for child in children})
         attributes["FrEduCtPersonAffiliation"] = [AFFILIATIONS[d] for d in degrees]
+    if references:
+        attributes[REFERENCE_ATTRIBUTE] = list(references)
     return attributes

@@ -17,6 +17,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from federation.academie_references import InvalidReference, check_aaf_id, check_academie
 from federation.vectors import InvalidUai, check_uai, is_valid_student_id
 
 FIRST_DEGREE = 1  # école maternelle / élémentaire
@@ -41,6 +42,10 @@ COLUMNS = (
     "aten_emetteur",
     "aten_identifiant",
 )
+# The legal representative in the académie directory (FrEduCtRefId, DESIGN §4): both or neither.
+# A file without them (an export made before they existed) still imports and leaves the stored
+# académie references as they are; a file with them sets them, an empty pair clears them.
+ACADEMIE_COLUMNS = ("academie", "aaf_identifiant")
 ESTABLISHMENT, STUDENT, REPRESENTATIVE = "etablissement", "eleve", "responsable"
 _FRENCH_DATE = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
@@ -97,6 +102,9 @@ class LegalRepresentative:
     # The parent's ATEN identity when the registry knows it: issuer entityID + persistent NameID.
     aten_issuer: str | None = None
     aten_subject: str | None = None
+    # Where the académie directory knows this person (FrEduCtRefId): two-digit code + their id.
+    academie: str | None = None
+    aaf_id: str | None = None
 
     @property
     def has_aten_identity(self) -> bool:
@@ -126,6 +134,8 @@ class RegistryImport:
     students: tuple[Student, ...] = ()
     representatives: tuple[LegalRepresentative, ...] = ()
     refused: tuple[RefusedRow, ...] = ()
+    # False for a file without ACADEMIE_COLUMNS: the stored académie references stay untouched.
+    with_academie_references: bool = True
 
 
 @dataclass
@@ -187,6 +197,9 @@ def read_registry_csv(data: bytes) -> list[RegistryRow]:
             raise RegistryFileError("le fichier est vide")
         names = [name.strip().lower() for name in header]
         missing = [c for c in COLUMNS if c not in names]
+        present = [c for c in ACADEMIE_COLUMNS if c in names]
+        if present and len(present) != len(ACADEMIE_COLUMNS):
+            missing += [c for c in ACADEMIE_COLUMNS if c not in names]
         if missing:
             raise RegistryFileError(
                 f"colonnes manquantes : {', '.join(missing)} (séparateur attendu : « {DELIMITER} »)"
@@ -223,6 +236,7 @@ class _Validation:
     representatives: dict[tuple[str, int], LegalRepresentative] = field(default_factory=dict)
     first_lines: dict[tuple[str, ...], int] = field(default_factory=dict)
     refused: list[RefusedRow] = field(default_factory=list)
+    with_academie_references: bool = True
 
 
 def validate_registry(
@@ -237,7 +251,9 @@ def validate_registry(
     is kept, the others refused. A student's establishment must be in the file or already known,
     a representative's student likewise.
     """
+    rows = list(rows)
     state = _Validation(known_uais, known_student_ids, today)
+    state.with_academie_references = not rows or all(c in rows[0].values for c in ACADEMIE_COLUMNS)
     by_type: dict[str, list[RegistryRow]] = {ESTABLISHMENT: [], STUDENT: [], REPRESENTATIVE: []}
     for row in rows:
         kind = row.values.get("type", "").lower()
@@ -262,6 +278,7 @@ def validate_registry(
         students=tuple(state.students.values()),
         representatives=tuple(state.representatives.values()),
         refused=tuple(sorted(state.refused, key=lambda r: r.line)),
+        with_academie_references=state.with_academie_references,
     )
 
 
@@ -375,4 +392,24 @@ def _representative(state: _Validation, row: RegistryRow) -> None:
         given_name=_required(row, "prenom"),
         aten_issuer=issuer or None,
         aten_subject=subject or None,
+        **_academie_reference(state, row),
     )
+
+
+def _academie_reference(state: _Validation, row: RegistryRow) -> dict[str, str | None]:
+    if not state.with_academie_references:
+        return {}
+    academie, aaf_id = (row.values.get(c, "") for c in ACADEMIE_COLUMNS)
+    if bool(academie) != bool(aaf_id):
+        raise _Refused("valeur_manquante", "academie et aaf_identifiant vont ensemble")
+    if not academie:
+        return {"academie": None, "aaf_id": None}
+    try:
+        check_academie(academie)
+    except InvalidReference as exc:
+        raise _Refused("valeur_invalide", f"colonne academie : {exc}") from None
+    try:
+        check_aaf_id(aaf_id)
+    except InvalidReference as exc:
+        raise _Refused("valeur_invalide", f"colonne aaf_identifiant : {exc}") from None
+    return {"academie": academie, "aaf_id": aaf_id}

@@ -61,6 +61,9 @@ class LegalRepresentativeRow(Base):
     given_name: Mapped[str] = mapped_column(String(100))
     aten_issuer: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     aten_subject: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # FrEduCtRefId (migration 0004): the académie code and the person's id in its directory.
+    academie: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    aaf_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

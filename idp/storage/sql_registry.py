@@ -100,7 +100,14 @@ def _student(row: StudentRow) -> Student:
 
 def _representative(row: LegalRepresentativeRow) -> LegalRepresentative:
     return LegalRepresentative(
-        row.student_id, row.rank, row.family_name, row.given_name, row.aten_issuer, row.aten_subject
+        row.student_id,
+        row.rank,
+        row.family_name,
+        row.given_name,
+        row.aten_issuer,
+        row.aten_subject,
+        row.academie,
+        row.aaf_id,
     )
 
 
@@ -192,6 +199,8 @@ class SqlRegistryRepository:
                     "aten_issuer": r.aten_issuer,
                     "aten_subject": r.aten_subject,
                 }
+                if registry.with_academie_references:
+                    values |= {"academie": r.academie, "aaf_id": r.aaf_id}
                 counts.add(
                     _upsert(db, existing_r.get((r.student_id, r.rank)), LegalRepresentativeRow, values, now)
                 )

@@ -17,14 +17,37 @@ from sqlalchemy.orm import Session, sessionmaker
 from federation.database import ConnectionScope, ReadSessions, no_connection_scope
 from idp.domain.accounts import Account
 from idp.domain.parent_release import Release
-from idp.domain.release import ReleasedChild
-from idp.storage.models import AccountRow, PairwiseSubjectRow
-from idp.storage.registry_models import ChildLinkRow, EstablishmentRow, StudentRow
+from idp.domain.release import ChildRepresentative, ReleasedChild, academie_references
+from idp.domain.school_registry import LegalRepresentative
+from idp.storage.models import AccountRow, PairwiseSubjectRow, UpstreamLinkRow
+from idp.storage.registry_models import ChildLinkRow, EstablishmentRow, LegalRepresentativeRow, StudentRow
 
 _ACCOUNT_COLUMNS = [column.key for column in AccountRow.__table__.columns]
-_CONFIRMED_CHILDREN = join(ChildLinkRow, StudentRow, ChildLinkRow.student_id == StudentRow.id).join(
-    EstablishmentRow, EstablishmentRow.uai == StudentRow.uai
+_Rep = LegalRepresentativeRow
+# Each confirmed child with its legal representatives (FrEduCtRefId), each flagged when its ATEN
+# identity is one of the account's upstream links.
+_CONFIRMED_CHILDREN = (
+    join(ChildLinkRow, StudentRow, ChildLinkRow.student_id == StudentRow.id)
+    .join(EstablishmentRow, EstablishmentRow.uai == StudentRow.uai)
+    .outerjoin(_Rep, _Rep.student_id == StudentRow.id)
+    .outerjoin(
+        UpstreamLinkRow,
+        and_(
+            UpstreamLinkRow.account_id == ChildLinkRow.account_id,
+            UpstreamLinkRow.issuer == _Rep.aten_issuer,
+            UpstreamLinkRow.subject == _Rep.aten_subject,
+        ),
+    )
 )
+_REP_COLUMNS = {
+    "rep_rank": _Rep.rank,
+    "rep_family_name": _Rep.family_name,
+    "rep_given_name": _Rep.given_name,
+    "rep_aten_issuer": _Rep.aten_issuer,
+    "rep_aten_subject": _Rep.aten_subject,
+    "rep_academie": _Rep.academie,
+    "rep_aaf_id": _Rep.aaf_id,
+}
 # Built once: constructing a SELECT costs more than running it (SQLAlchemy then caches the SQL).
 _RELEASE = (
     select(
@@ -33,6 +56,8 @@ _RELEASE = (
         StudentRow.id.label("student_id"),
         StudentRow.uai,
         EstablishmentRow.degree,
+        *(column.label(label) for label, column in _REP_COLUMNS.items()),
+        UpstreamLinkRow.id.label("upstream_id"),
     )
     .select_from(AccountRow)
     .outerjoin(
@@ -47,7 +72,7 @@ _RELEASE = (
         and_(ChildLinkRow.account_id == AccountRow.id, ChildLinkRow.confirmed_at.is_not(None)),
     )
     .where(AccountRow.id == bindparam("account_id"))
-    .order_by(StudentRow.birth_date, StudentRow.id)  # FrEduVecteur order: oldest child first
+    .order_by(StudentRow.birth_date, StudentRow.id, _Rep.rank)  # FrEduVecteur: oldest child first
 )
 
 
@@ -62,7 +87,27 @@ class SqlReleaseReader:
             return None
         first = rows[0]._mapping
         account = Account(**{name: first[name] for name in _ACCOUNT_COLUMNS})
-        children = tuple(
-            ReleasedChild(row.student_id, row.uai, row.degree) for row in rows if row.student_id is not None
-        )
-        return Release(account, audience, first["subject"], children)
+        children = {
+            row.student_id: ReleasedChild(row.student_id, row.uai, row.degree)
+            for row in rows
+            if row.student_id is not None
+        }
+        candidates = [
+            ChildRepresentative(
+                LegalRepresentative(
+                    row.student_id,
+                    row.rep_rank,
+                    row.rep_family_name,
+                    row.rep_given_name,
+                    row.rep_aten_issuer,
+                    row.rep_aten_subject,
+                    row.rep_academie,
+                    row.rep_aaf_id,
+                ),
+                account_upstream=row.upstream_id is not None,
+            )
+            for row in rows
+            if row.rep_rank is not None
+        ]
+        references = tuple(academie_references(account, candidates))
+        return Release(account, audience, first["subject"], tuple(children.values()), references)

@@ -153,6 +153,23 @@ def test_response_and_assertion_are_signed_rsa_sha256_without_sha1(browser, educ
     assert context.text.endswith(":PasswordProtectedTransport")
 
 
+def test_every_attribute_has_the_name_format_of_its_name(browser, educonnect_sp):
+    _, fields = post_fields(sign_in(browser, educonnect_sp, "sdalmeida"))
+    xml = educonnect_sp.client.sec.decrypt_keys(decoded_response(fields))
+    (assertion,) = etree.fromstring(xml.encode()).iter(f"{SAML}Assertion")
+    attributes = list(assertion.iter(f"{SAML}Attribute"))
+    assert {a.get("FriendlyName") or a.get("Name") for a in attributes} == {
+        "sn",
+        "givenName",
+        "mail",
+        "FrEduVecteur",
+    }
+    for attribute in attributes:
+        name = attribute.get("Name")
+        expected = "uri" if name.startswith("urn:") else "basic"
+        assert attribute.get("NameFormat") == f"urn:oasis:names:tc:SAML:2.0:attrname-format:{expected}", name
+
+
 def test_parent_without_mail_gets_no_mail_attribute(browser, educonnect_sp):
     _, fields = post_fields(sign_in(browser, educonnect_sp, "elegoff"))
     identity = educonnect_sp.parse(fields["SAMLResponse"]).get_identity()

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from educonnect_bridge.cli import main
 from federation.migrations import upgrade
-from idp.domain.school_registry import COLUMNS
+from idp.domain.school_registry import ACADEMIE_COLUMNS, COLUMNS
 from idp.storage.registry_models import (
     EstablishmentRow,
     LegalRepresentativeRow,
@@ -195,3 +195,50 @@ def test_the_demo_registry_imports_cleanly_twice(tmp_path):
     assert "0 refusée(s)" in first.output and "22 ligne(s) créée(s)" in first.output
     second = run(url, tmp_path, "import", str(DEMO_CSV))
     assert "0 ligne(s) créée(s), 0 modifiée(s), 22 inchangée(s), 0 refusée(s)" in second.output
+
+
+# --- académie references (FrEduCtRefId): academie + aaf_identifiant ------------------------
+
+
+def references_file(tmp_path: Path, school: dict[str, str], academie: str, aaf: str) -> Path:
+    """good_lines with the two académie columns, the representative's set to these values."""
+    lines = [
+        f"{text};{academie};{aaf}" if text.startswith("responsable;") else f"{text};;"
+        for text in good_lines(school)
+    ]
+    path = tmp_path / "registre-aaf.csv"
+    header = ";".join((HEADER, *ACADEMIE_COLUMNS))
+    path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    return path
+
+
+def stored_reference(database_url: str, student_id: str) -> tuple[str | None, str | None]:
+    with sessions_for(database_url)() as db:
+        rep = db.scalars(
+            select(LegalRepresentativeRow).where(LegalRepresentativeRow.student_id == student_id)
+        )
+        (row,) = rep.all()
+        return row.academie, row.aaf_id
+
+
+def test_academie_references_are_imported_kept_by_an_older_file_and_cleared_by_an_empty_pair(
+    database_url, tmp_path, school
+):
+    result = run(database_url, tmp_path, "import", str(references_file(tmp_path, school, "13", "4100001")))
+    assert result.exit_code == 0 and "0 refusée(s)" in result.output, result.output
+    assert stored_reference(database_url, school["pupil"]) == ("13", "4100001")
+    # An export made before the columns existed: imports, the reference stays.
+    older = registry_file(tmp_path, *good_lines(school))
+    result = run(database_url, tmp_path, "import", str(older))
+    assert result.exit_code == 0 and "0 refusée(s)" in result.output, result.output
+    assert stored_reference(database_url, school["pupil"]) == ("13", "4100001")
+    # A bad value: the row is refused with the reason, the stored reference untouched.
+    result = run(database_url, tmp_path, "import", str(references_file(tmp_path, school, "99", "4100001")))
+    assert "refusée – ligne 4 : valeur invalide (colonne academie : « 99 » : code d'académie inconnu" in (
+        result.output
+    ), result.output
+    assert stored_reference(database_url, school["pupil"]) == ("13", "4100001")
+    # Both columns present and empty: the reference is cleared.
+    result = run(database_url, tmp_path, "import", str(references_file(tmp_path, school, "", "")))
+    assert "1 modifiée(s)" in result.output and "0 refusée(s)" in result.output, result.output
+    assert stored_reference(database_url, school["pupil"]) == (None, None)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from idp.domain.school_registry import (
+    ACADEMIE_COLUMNS,
     COLUMNS,
     ImportCounts,
     RegistryFileError,
@@ -151,7 +152,8 @@ def test_duplicates_keep_the_first_row_and_refuse_the_others(lines, what):
 def test_rows_depending_on_a_refused_row_are_refused_too():
     result = validate(establishment(uai="0860001A"), pupil(uai="0860001J"), representative())
     assert [r.reason for r in result.refused] == ["uai_invalide", "etablissement_inconnu", "eleve_inconnu"]
-    assert result == RegistryImport(refused=result.refused)
+    # HEADER is an older export's, without ACADEMIE_COLUMNS: no académie reference is touched.
+    assert result == RegistryImport(refused=result.refused, with_academie_references=False)
 
 
 # --- broken files: nothing at all ------------------------------------------------------------
@@ -207,3 +209,80 @@ def test_import_validates_against_what_the_repository_knows():
     report = import_registry(repo, data, TODAY, dt.datetime(2026, 11, 30, tzinfo=dt.UTC))
     assert report.counts.created == 1
     assert [r.reason for r in report.refused] == ["etablissement_inconnu"]
+
+
+# --- académie references (FrEduCtRefId): academie + aaf_identifiant ------------------------
+
+WITH_REFERENCES = ";".join((*COLUMNS, *ACADEMIE_COLUMNS))
+
+
+def with_references(*lines: str, academie: str = "", aaf: str = "") -> list[str]:
+    """``lines`` (old-format rows) with the two columns; the representatives' get these values."""
+    rows = []
+    for line in lines:
+        extra = (academie, aaf) if line.startswith("responsable;") else ("", "")
+        rows.append(";".join((line, *extra)))
+    return rows
+
+
+def validate_with_references(*lines: str) -> RegistryImport:
+    data = "\n".join([WITH_REFERENCES, *lines]).encode()
+    return validate_registry(read_registry_csv(data), set(), set(), TODAY)
+
+
+def test_a_representative_gets_its_academie_reference():
+    result = validate_with_references(
+        *with_references(establishment(), pupil(), representative(), academie="13", aaf="4100001")
+    )
+    assert result.refused == () and result.with_academie_references
+    (rep,) = result.representatives
+    assert (rep.academie, rep.aaf_id) == ("13", "4100001")
+
+
+def test_both_academie_columns_empty_is_no_reference():
+    result = validate_with_references(*with_references(establishment(), pupil(), representative()))
+    assert result.refused == () and result.with_academie_references
+    assert (result.representatives[0].academie, result.representatives[0].aaf_id) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("academie", "aaf", "reason", "message"),
+    [
+        ("99", "4100001", "valeur_invalide", "colonne academie : « 99 » : code d'académie inconnu"),
+        ("3", "4100001", "valeur_invalide", "colonne academie : « 3 » : code d'académie inconnu"),
+        (
+            "13",
+            "41 00",
+            "valeur_invalide",
+            "colonne aaf_identifiant : « 41 00 » : 1 à 64 lettres ou chiffres",
+        ),
+        ("13", "a|b", "valeur_invalide", "colonne aaf_identifiant : « a|b »"),
+        ("13", "x" * 65, "valeur_invalide", "1 à 64 lettres ou chiffres"),
+        ("13", "", "valeur_manquante", "academie et aaf_identifiant vont ensemble"),
+        ("", "4100001", "valeur_manquante", "academie et aaf_identifiant vont ensemble"),
+    ],
+)
+def test_bad_academie_references_are_refused_with_the_reason(academie, aaf, reason, message):
+    lines = with_references(establishment(), pupil(), representative(), academie=academie, aaf=aaf)
+    result = validate_with_references(*lines)
+    (refused,) = result.refused
+    assert refused.line == 4 and refused.reason == reason and message in refused.message
+    assert result.representatives == ()
+
+
+def test_a_file_with_only_one_academie_column_is_refused_whole():
+    data = "\n".join([HEADER + ";academie", establishment() + ";"]).encode()
+    with pytest.raises(RegistryFileError, match="colonnes manquantes : aaf_identifiant"):
+        read_registry_csv(data)
+
+
+def test_an_older_file_without_the_academie_columns_still_imports():
+    result = validate(establishment(), pupil(), representative())
+    assert result.refused == () and not result.with_academie_references
+    assert len(result.representatives) == 1
+
+
+def test_the_demo_registry_gives_every_representative_an_academie_reference():
+    result = validate_registry(read_registry_csv(DEMO_CSV.read_bytes()), set(), set(), TODAY)
+    assert result.refused == () and result.with_academie_references
+    assert {(r.academie, r.aaf_id is not None) for r in result.representatives} == {("13", True)}

@@ -57,9 +57,17 @@ def test_affiliation_follows_the_childrens_degrees(degrees, affiliations):
 
 
 def test_both_attributes_are_released_by_default_and_to_the_demo_ent():
-    assert {"FrEduVecteur", "FrEduCtPersonAffiliation"} <= set(DEFAULT_RELEASE)
+    assert {"FrEduVecteur", "FrEduCtPersonAffiliation", "FrEduCtRefId"} <= set(DEFAULT_RELEASE)
     text = (CONFIG / "idp.toml").read_text()
     assert '"FrEduVecteur"' in text and '"FrEduCtPersonAffiliation"' in text
+    assert '"FrEduCtRefId"' in text
+
+
+def test_academie_references_are_released_as_given_and_absent_without_one():
+    references = ["{AAF}13|PersRelEleve|4100004"]
+    attributes = released_attributes(ACCOUNT, AT, "https://idp.test/deconnexion", (), references)
+    assert attributes["FrEduCtRefId"] == references
+    assert "FrEduCtRefId" not in release(ReleasedChild("100004", "0171234Z", 1))
 
 
 # --- the ENT's side ---------------------------------------------------------------------------
