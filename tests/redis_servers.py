@@ -19,6 +19,7 @@ from pathlib import Path
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from tests.ldap_server import free_port
 
@@ -129,12 +130,25 @@ class SentinelGroup:
         raise AssertionError("no sentinel answered")
 
     def wait_until_master_is(self, server: RedisProcess, timeout: float = 60) -> None:
+        """Until a sentinel vouches for ``server`` as the master the way the services' redis-py
+        asks (``SENTINEL MASTERS``: flagged master, neither subjectively nor objectively down).
+        ``get-master-addr-by-name`` names the promoted replica earlier, while the failover is
+        still in progress and ``SENTINEL MASTERS`` still shows the old master down: redis-py
+        then finds no master, and a request in that window is (rightly) refused."""
+        asks = Sentinel(
+            [("127.0.0.1", s.port) for s in self.sentinels], sentinel_kwargs={"socket_timeout": 1}
+        )
         deadline = time.monotonic() + timeout
-        while self.master_port_named() != server.port:
+        while True:
+            try:
+                if int(asks.discover_master(self.service)[1]) == server.port:
+                    return
+            except redis.RedisError:
+                pass
             if time.monotonic() > deadline:
                 logs = "\n".join(s.log() for s in self.sentinels)
-                raise AssertionError(f"no sentinel names port {server.port} as master:\n{logs}")
-            time.sleep(0.2)
+                raise AssertionError(f"no sentinel vouches for port {server.port} as master:\n{logs}")
+            time.sleep(0.1)
 
     def wait_until_replicated(self) -> None:
         """``WAIT 1``: every write so far reached the replica (replication is asynchronous)."""
