@@ -149,6 +149,16 @@ def decode_post_message(encoded: str) -> bytes:
         raise ProtocolError(f"undecodable AuthnRequest: {exc}") from exc
     if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
         raise ProtocolError("DOCTYPE in AuthnRequest")
+    # pysaml2 reads an HTTP-POST message as DEFLATE first and as plain base64 only when that
+    # fails: bytes that inflate would have it verify another document than the one checked here.
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        inflater.decompress(xml, MAX_INFLATED_BYTES)
+        inflates = inflater.eof or bool(inflater.unconsumed_tail)
+    except zlib.error:
+        inflates = False
+    if inflates:
+        raise ProtocolError("HTTP-POST AuthnRequest is deflated (base64 only, SAML bindings §3.5.4)")
     return xml
 
 

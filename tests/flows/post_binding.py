@@ -28,6 +28,7 @@ SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 class Signer:
     key_file: Path
     cert_file: Path
+    sha1: bool = False  # RSA-SHA1 and SHA-1 digest, which DESIGN §5 refuses
 
     @classmethod
     def of(cls, certs_dir: Path, service: str) -> Signer:
@@ -53,13 +54,13 @@ def redirect_request(url: str) -> tuple[etree._Element, str]:
 def sign_enveloped(root: etree._Element, signer: Signer) -> etree._Element:
     """Sign ``root`` (an AuthnRequest with an ID) as SAML core §5.4 asks: an enveloped signature
     right after Issuer, exclusive c14n, RSA-SHA256, Reference ``#ID``."""
-    signature = xmlsec.template.create(
-        root, xmlsec.constants.TransformExclC14N, xmlsec.constants.TransformRsaSha256, ns="ds"
+    c = xmlsec.constants
+    method, digest = (
+        (c.TransformRsaSha1, c.TransformSha1) if signer.sha1 else (c.TransformRsaSha256, c.TransformSha256)
     )
+    signature = xmlsec.template.create(root, c.TransformExclC14N, method, ns="ds")
     root.find(f"{{{SAML}}}Issuer").addnext(signature)
-    reference = xmlsec.template.add_reference(
-        signature, xmlsec.constants.TransformSha256, uri=f"#{root.get('ID')}"
-    )
+    reference = xmlsec.template.add_reference(signature, digest, uri=f"#{root.get('ID')}")
     xmlsec.template.add_transform(reference, xmlsec.constants.TransformEnveloped)
     xmlsec.template.add_transform(reference, xmlsec.constants.TransformExclC14N)
     xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(signature))
