@@ -40,7 +40,8 @@ def metadata() -> ResponseReturnValue:
     return saml_metadata_response(services().saml.metadata)
 
 
-@bp.get("/saml/sso")
+@bp.route("/saml/sso", methods=["GET", "POST"])
+@csrf.exempt  # HTTP-POST binding: a cross-site POST from ÉduConnect, protected by its XML signature
 def single_sign_on() -> ResponseReturnValue:
     # Every request asks for the password: ATEN keeps no single sign-on session, a parent signs in
     # here once, to create their ÉduConnect account. The first browser that presents a request
@@ -48,7 +49,10 @@ def single_sign_on() -> ResponseReturnValue:
     svc = services()
     now = svc.clock()
     state = AtenSession.load(session)
-    authn = svc.saml.parse_redirect_request(request.args, now)
+    if request.method == "POST":
+        authn = svc.saml.parse_post_request(request.form, now)
+    else:
+        authn = svc.saml.parse_redirect_request(request.args, now)
     restart_at_portal(svc.settings.portal_url)
     svc.authn_requests.present(authn, state.ensure_browser_id(), now)
     state.pending_authn = authn

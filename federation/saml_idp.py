@@ -4,7 +4,8 @@ Rules (DESIGN §5):
 
 * an AuthnRequest arrives by HTTP-Redirect (SAML bindings §3.4), at most 16 KiB encoded and
   64 KiB inflated, without DOCTYPE, and must be signed (§3.4.4.1) with RSA-SHA256 or better by a
-  key of the requesting SP's metadata;
+  key of the requesting SP's metadata; or by HTTP-POST (§3.5), at most 64 KiB decoded, with an
+  enveloped XML signature (SAML core §5.4) by such a key over the AuthnRequest itself;
 * the ACS URL and the binding come from that metadata only (exact match, SAML core §3.4.1); an
   unknown issuer, a foreign ACS URL or another binding gets an error page, never a redirect;
 * the IssueInstant is fresh (pysaml2 tolerates a day and only logs); the end of that window
@@ -45,6 +46,7 @@ from federation.xml_security import (
     SAMLP_NS,
     InProcessXmlSecBackend,
     XmlSecurityError,
+    check_enveloped_signature,
     parse_xml,
 )
 
@@ -59,6 +61,8 @@ ACCEPTED_SIGALGS = frozenset(
 ACCEPTED_NAMEID_FORMATS = (None, NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_UNSPECIFIED)
 MAX_REQUEST_AGE = dt.timedelta(minutes=10)
 MAX_INFLATED_BYTES = 64 * 1024
+# HTTP-POST carries the XML base64-encoded, not deflated: the same 64 KiB of XML, encoded.
+MAX_POST_REQUEST_CHARS = 4 * -(-MAX_INFLATED_BYTES // 3)
 
 
 @dataclass(frozen=True)
@@ -92,9 +96,12 @@ class PostForm:
 def idp_service_block(
     settings: Settings, title: str, slo_url: str | None = None
 ) -> dict[str, dict[str, object]]:
-    """``slo_url``: the SingleLogoutService (HTTP-Redirect and HTTP-POST) of a session authority."""
+    """``slo_url``: the SingleLogoutService (HTTP-Redirect and HTTP-POST) of a session authority.
+
+    The SingleSignOnService takes AuthnRequests by HTTP-Redirect and by HTTP-POST at one URL."""
+    sso_url = f"{settings.base_url}/saml/sso"
     endpoints: dict[str, list[tuple[str, str]]] = {
-        "single_sign_on_service": [(f"{settings.base_url}/saml/sso", BINDING_HTTP_REDIRECT)]
+        "single_sign_on_service": [(sso_url, BINDING_HTTP_REDIRECT), (sso_url, BINDING_HTTP_POST)]
     }
     if slo_url:
         endpoints["single_logout_service"] = [(slo_url, BINDING_HTTP_REDIRECT), (slo_url, BINDING_HTTP_POST)]
@@ -128,6 +135,30 @@ def inflate_redirect_message(encoded: str) -> bytes:
         raise ProtocolError("AuthnRequest inflates beyond the size cap")
     if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
         raise ProtocolError("DOCTYPE in AuthnRequest")
+    return xml
+
+
+def decode_post_message(encoded: str) -> bytes:
+    """base64 (SAML bindings §3.5.4), at most MAX_POST_REQUEST_CHARS, refused with a DOCTYPE."""
+    if not encoded or len(encoded) > MAX_POST_REQUEST_CHARS:
+        raise ProtocolError("SAMLRequest absent or too large")
+    try:
+        # Some SPs wrap the field's value in lines; base64 itself has no whitespace.
+        xml = base64.b64decode("".join(encoded.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ProtocolError(f"undecodable AuthnRequest: {exc}") from exc
+    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+        raise ProtocolError("DOCTYPE in AuthnRequest")
+    # pysaml2 reads an HTTP-POST message as DEFLATE first and as plain base64 only when that
+    # fails: bytes that inflate would have it verify another document than the one checked here.
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        inflater.decompress(xml, MAX_INFLATED_BYTES)
+        inflates = inflater.eof or bool(inflater.unconsumed_tail)
+    except zlib.error:
+        inflates = False
+    if inflates:
+        raise ProtocolError("HTTP-POST AuthnRequest is deflated (base64 only, SAML bindings §3.5.4)")
     return xml
 
 
@@ -202,7 +233,7 @@ class IdentityProviderCore:
         saml_request = args.get("SAMLRequest", "")
         if not saml_request or len(saml_request) > MAX_REDIRECT_MESSAGE_CHARS:
             raise ProtocolError("SAMLRequest absent or too large")
-        issuer = self._peek_issuer(saml_request)
+        issuer = _issuer_of(_parsed_request(inflate_redirect_message(saml_request)))
         if issuer not in self.known_sps:
             raise UnknownPartner(f"issuer {issuer!r} not registered")
         sigalg = args.get("SigAlg")
@@ -218,6 +249,33 @@ class IdentityProviderCore:
             )
         except Exception as exc:  # pysaml2 raises many unrelated types for a bad request
             raise ProtocolError(f"AuthnRequest refused: {type(exc).__name__}: {exc}") from exc
+        return self._checked_request(parsed, issuer, args.get("RelayState"), now)
+
+    def parse_post_request(self, form: Mapping[str, str], now: dt.datetime) -> AuthenticationRequest:
+        """An AuthnRequest by HTTP-POST: the same rules as by HTTP-Redirect, the signature being
+        enveloped in the AuthnRequest (SAML core §5.4) and checked with the SP's metadata keys."""
+        saml_request = form.get("SAMLRequest", "")
+        root = _parsed_request(decode_post_message(saml_request))
+        issuer = _issuer_of(root)
+        if issuer not in self.known_sps:
+            raise UnknownPartner(f"issuer {issuer!r} not registered")
+        try:
+            # Profile checks whatever the backend: one enveloped signature over this very
+            # element (no wrapping), exclusive c14n, SHA-256+. The value is checked by pysaml2
+            # with the issuer's metadata keys only (``must``: WantAuthnRequestsSigned).
+            check_enveloped_signature(root, f"{SAMLP_NS}:AuthnRequest")
+        except XmlSecurityError as exc:
+            raise ProtocolError(f"AuthnRequest unsigned or signature refused: {exc}") from exc
+        try:
+            parsed = self.server.parse_authn_request("".join(saml_request.split()), BINDING_HTTP_POST)
+        except Exception as exc:  # pysaml2 raises many unrelated types for a bad request
+            raise ProtocolError(f"AuthnRequest refused: {type(exc).__name__}: {exc}") from exc
+        return self._checked_request(parsed, issuer, form.get("RelayState"), now)
+
+    def _checked_request(
+        self, parsed: Any, issuer: str, relay_state: str | None, now: dt.datetime
+    ) -> AuthenticationRequest:
+        """The rules after the signature, the same for both bindings."""
         if parsed is None or parsed.message is None:
             raise ProtocolError("AuthnRequest refused")
         message = parsed.message
@@ -237,7 +295,7 @@ class IdentityProviderCore:
             request_id=message.id,
             sp_entity_id=issuer,
             acs_url=acs_url,
-            relay_state=args.get("RelayState"),
+            relay_state=relay_state,
             force_authn=message.force_authn in ("true", "1"),
             requested_idps=_requested_idps(message),
             valid_until=int(valid_until.timestamp()),
@@ -292,17 +350,6 @@ class IdentityProviderCore:
             fields["RelayState"] = request.relay_state
         return PostForm(action=request.acs_url, fields=fields, session_index=session_index)
 
-    def _peek_issuer(self, saml_request: str) -> str:
-        """Issuer before verification, only to tell "unknown partner" from "bad signature"."""
-        try:
-            root = parse_xml(inflate_redirect_message(saml_request))
-        except XmlSecurityError as exc:
-            raise ProtocolError(f"undecodable AuthnRequest: {exc}") from exc
-        issuer = root.find(f"{{{SAML_NS}}}Issuer")
-        if root.tag != f"{{{SAMLP_NS}}}AuthnRequest" or issuer is None or not (issuer.text or "").strip():
-            raise ProtocolError("AuthnRequest without Issuer")
-        return (issuer.text or "").strip()
-
     def _check_issue_instant(self, issue_instant: str, now: dt.datetime) -> dt.datetime:
         """The end of the request's validity window, once ``now`` is checked to be inside it."""
         year, month, day, hour, minute, second = str_to_time(issue_instant)[:6]
@@ -315,6 +362,22 @@ class IdentityProviderCore:
                 offset,
             )
         return issued + MAX_REQUEST_AGE + self.skew
+
+
+def _parsed_request(xml: bytes) -> Any:
+    """The hardened parse (no DOCTYPE, no entities, no network) of a decoded AuthnRequest."""
+    try:
+        return parse_xml(xml)
+    except XmlSecurityError as exc:
+        raise ProtocolError(f"undecodable AuthnRequest: {exc}") from exc
+
+
+def _issuer_of(root: Any) -> str:
+    """Issuer before verification, only to tell "unknown partner" from "bad signature"."""
+    issuer = root.find(f"{{{SAML_NS}}}Issuer")
+    if root.tag != f"{{{SAMLP_NS}}}AuthnRequest" or issuer is None or not (issuer.text or "").strip():
+        raise ProtocolError("AuthnRequest without Issuer")
+    return (issuer.text or "").strip()
 
 
 def _session_index(xml: str) -> str:

@@ -8,12 +8,24 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+import gunicorn.http.message
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
 
 from federation.metrics import worker_exited
+from federation.saml import MAX_REDIRECT_MESSAGE_CHARS
+
+# The longest request line we read: a Redirect-binding URL whose SAMLRequest is at the
+# application's own cap (MAX_REDIRECT_MESSAGE_CHARS, as decoded), each character percent-encoded
+# at worst (3 bytes: base64's "+", "/", "="), plus RelayState, SigAlg, Signature, the method and
+# path: about 56 KiB. gunicorn's default (4094 bytes) answered 414 to a genuine signed request with
+# Scoping before the application could check it, or refuse it with its own French page.
+MAX_REQUEST_LINE_BYTES = 3 * MAX_REDIRECT_MESSAGE_CHARS + 8192
+# Referrer-Policy same-origin: a page reached by such a URL (an error page and its « Recommencer »)
+# sends it back whole in Referer.
+MAX_HEADER_FIELD_BYTES = MAX_REQUEST_LINE_BYTES + 64
 
 
 class _Gunicorn(BaseApplication):
@@ -62,23 +74,40 @@ def exec_with_malloc_tunables(defaults: Mapping[str, str] | None = None) -> None
     os.execve(sys.executable, arguments, {**os.environ, **changes})  # noqa: S606 - this same command again, no shell
 
 
+def allow_long_request_lines() -> None:
+    """Let ``limit_request_line`` go up to :data:`MAX_REQUEST_LINE_BYTES`.
+
+    gunicorn silently lowers any value above its ``MAX_REQUEST_LINE`` (8190) to it, and only 0 is
+    more (unlimited: a request line as long as the client sends within the timeout). The bound it
+    compares with is a module constant read when each request is parsed.
+    """
+    gunicorn.http.message.MAX_REQUEST_LINE = max(
+        gunicorn.http.message.MAX_REQUEST_LINE,
+        MAX_REQUEST_LINE_BYTES + 1,
+    )
+
+
+def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "accesslog": None,  # the app logs JSON lines with a request id
+        "graceful_timeout": 10,
+        # gunicorn 23+ opens a control socket at one fixed path per user: several services on
+        # one host would fight over it, and we do not use it.
+        "control_socket_disable": True,
+        "limit_request_line": MAX_REQUEST_LINE_BYTES,
+        "limit_request_field_size": MAX_HEADER_FIELD_BYTES,
+        # Multiprocess metrics (federation/metrics.py): a worker gone no longer counts as live.
+        "child_exit": _child_exit,
+    }
+
+
 def run_gunicorn(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
-    _Gunicorn(
-        app,
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "threads": threads,
-            "worker_class": "gthread" if threads > 1 else "sync",
-            "accesslog": None,  # the app logs JSON lines with a request id
-            "graceful_timeout": 10,
-            # gunicorn 23+ opens a control socket at one fixed path per user: several services on
-            # one host would fight over it, and we do not use it.
-            "control_socket_disable": True,
-            # Multiprocess metrics (federation/metrics.py): a worker gone no longer counts as live.
-            "child_exit": _child_exit,
-        },
-    ).run()
+    allow_long_request_lines()
+    _Gunicorn(app, gunicorn_options(host, port, workers, threads)).run()
 
 
 def _child_exit(_server: Arbiter, worker: Worker) -> None:

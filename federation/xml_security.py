@@ -221,6 +221,16 @@ def _checked_signature(element: etree._Element) -> etree._Element:
     return signature
 
 
+def check_enveloped_signature(root: etree._Element, node_name: str) -> None:
+    """Refuse a document element ``node_name`` that is not signed by the profile of SAML core §5.4.
+
+    Independent of the backend that then checks the signature value (with the peer's metadata
+    keys): exactly one enveloped ``ds:Signature`` whose single Reference is ``#<root ID>``, an ID
+    carried by no other element (no signature wrapping), exclusive c14n, SHA-256 or better.
+    """
+    _checked_signature(_find_signed_element(root, node_name, None))
+
+
 def _select(root: etree._Element, xpath: str) -> etree._Element:
     # The XPath comes from pysaml2's code (ASSERT_XPATH or the advice path), never from a message.
     nodes = root.getroottree().xpath(xpath)

@@ -12,6 +12,7 @@ from federation.sessions import session_id
 from federation.web import (
     HELP_URL,
     allow_form_action,
+    csrf,
     render_login_refusal,
     restart_at_portal,
     saml_metadata_response,
@@ -33,13 +34,18 @@ def metadata() -> ResponseReturnValue:
     return saml_metadata_response(services().saml.metadata)
 
 
-@bp.get("/saml/sso")
+@bp.route("/saml/sso", methods=["GET", "POST"])
+@csrf.exempt  # HTTP-POST binding: a cross-site POST from the ENT, protected by its XML signature
 def single_sign_on() -> ResponseReturnValue:
-    """An ENT's AuthnRequest: the first browser that presents it goes on, again on Back or reload;
-    another browser gets « Demande de connexion refusée » (``federation.authn_requests_once``)."""
+    """An ENT's AuthnRequest, by HTTP-Redirect (GET) or HTTP-POST: the first browser that presents
+    it goes on, again on Back or reload; another browser gets « Demande de connexion refusée »
+    (``federation.authn_requests_once``)."""
     svc = services()
     now = svc.clock()
-    authn = svc.saml.parse_redirect_request(request.args, now)
+    if request.method == "POST":
+        authn = svc.saml.parse_post_request(request.form, now)
+    else:
+        authn = svc.saml.parse_redirect_request(request.args, now)
     state = IdpSession.load(session)
     restart_at_portal(svc.settings.portal_url)
     svc.authn_requests.present(authn, state.ensure_browser_id(), now)

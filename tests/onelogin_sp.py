@@ -2,7 +2,8 @@
 code, on xmlsec), in a tiny Flask app. It knows ÉduConnect only from ÉduConnect's metadata
 (``OneLogin_Saml2_IdPMetadataParser``), as an ENT on another stack would.
 
-Routes: ``/login`` (SP-initiated SSO), ``/acs``, ``/logout`` (SP-initiated SLO), ``/sls``
+Routes: ``/login`` (SP-initiated SSO), ``/login-post`` (the same, the AuthnRequest signed
+enveloped and sent by HTTP-POST), ``/acs``, ``/logout`` (SP-initiated SLO), ``/sls``
 (LogoutRequests and LogoutResponses of ÉduConnect), ``/moi`` (who is signed in), ``/metadata``.
 """
 
@@ -12,11 +13,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, jsonify, redirect, request, session
+from flask import Flask, jsonify, redirect, render_template_string, request, session
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
+from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Constants
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from federation.keys import generate_key_pair, key_pair
 
@@ -89,6 +92,25 @@ def create_sp_app(settings: dict[str, Any]) -> Flask:
         url = saml.login()
         session["request_id"] = saml.get_last_request_id()
         return redirect(url)
+
+    @app.get("/login-post")
+    def login_post() -> Any:
+        saml_settings = OneLogin_Saml2_Settings(settings)
+        authn_request = OneLogin_Saml2_Authn_Request(saml_settings)
+        signed = OneLogin_Saml2_Utils.add_sign(
+            authn_request.get_xml(),
+            saml_settings.get_sp_key(),
+            saml_settings.get_sp_cert(),
+            sign_algorithm=Constants.RSA_SHA256,
+            digest_algorithm=Constants.SHA256,
+        )
+        session["request_id"] = authn_request.get_id()
+        return render_template_string(
+            '<form id="saml-post" method="post" action="{{ action }}">'
+            '<input type="hidden" name="SAMLRequest" value="{{ value }}"></form>',
+            action=settings["idp"]["singleSignOnService"]["url"],
+            value=OneLogin_Saml2_Utils.b64encode(signed),
+        )
 
     @app.post("/acs")
     def acs() -> Any:

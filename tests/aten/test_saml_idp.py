@@ -65,16 +65,17 @@ def assert_refused(response, title: str) -> None:
 # ---- metadata -------------------------------------------------------------------------------
 
 
-def test_metadata_announces_signed_requests_redirect_sso_and_persistent_nameid(aten_app):
+def test_metadata_announces_signed_requests_redirect_and_post_sso_and_persistent_nameid(aten_app):
     response = aten_app.test_client().get("/saml/metadata", base_url=ATEN)
     root = etree.fromstring(response.get_data())
     md = "{urn:oasis:names:tc:SAML:2.0:metadata}"
     assert root.get("entityID") == ATEN_ENTITY_ID
     (idp,) = root.findall(f"{md}IDPSSODescriptor")
     assert idp.get("WantAuthnRequestsSigned") == "true"
-    (sso,) = idp.findall(f"{md}SingleSignOnService")
-    assert sso.get("Location") == f"{ATEN}/saml/sso"
-    assert sso.get("Binding") == "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+    assert {(s.get("Binding"), s.get("Location")) for s in idp.findall(f"{md}SingleSignOnService")} == {
+        ("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect", f"{ATEN}/saml/sso"),
+        ("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", f"{ATEN}/saml/sso"),
+    }
     assert [e.text for e in idp.findall(f"{md}NameIDFormat")] == [NAMEID_FORMAT_PERSISTENT]
     assert idp.findall(f"{md}KeyDescriptor[@use='signing']")
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import http.cookiejar
+import secrets
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -10,8 +13,12 @@ from pathlib import Path
 
 import lxml.html
 import pytest
+from saml2.pack import http_redirect_message
+from saml2.sigver import RSACrypto, import_rsa_key_from_file
+from saml2.xmldsig import SIG_RSA_SHA256
 
-from federation.server import GLIBC_MALLOC_TUNABLES
+from federation.saml import MAX_REDIRECT_MESSAGE_CHARS
+from federation.server import GLIBC_MALLOC_TUNABLES, MAX_REQUEST_LINE_BYTES
 from tests.live_stack import LiveStack, http_get, live_stack
 
 
@@ -93,3 +100,77 @@ def test_served_processes_run_with_the_malloc_tunables(live: LiveStack) -> None:
             # tunable while parsing (its own copy keeps them all).
             seen = _environ(process).get("GLIBC_TUNABLES", "")
             assert seen and GLIBC_MALLOC_TUNABLES.startswith(seen)
+
+
+# ---- long HTTP-Redirect URLs reach the application (issue 16 item 4) ---------------------------
+
+
+def _signed_redirect_url(live: LiveStack, padding_chars: int) -> str:
+    """A genuine AuthnRequest of the ENT, signed (HTTP-Redirect, RSA-SHA256) with the ENT's key,
+    made long by a Scoping IDPList of random ProviderIDs (random: DEFLATE cannot shrink them)."""
+    (key_file,) = live.root.rglob("ent-signing.key")
+    ent, idp = live.urls["ent"], live.urls["idp"]
+    entries = "".join(
+        f'<samlp:IDPEntry ProviderID="https://{secrets.token_hex(24)}.test/saml/metadata"/>'
+        for _ in range(padding_chars // 80)
+    )
+    xml = (
+        '<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+        'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" '
+        f'ID="_{secrets.token_hex(16)}" Version="2.0" '
+        f'IssueInstant="{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ}" Destination="{idp}/saml/sso" '
+        f'AssertionConsumerServiceURL="{ent}/saml/acs" '
+        'ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST">'
+        f"<saml:Issuer>{ent}/saml/metadata</saml:Issuer>"
+        f"<samlp:Scoping><samlp:IDPList>{entries}</samlp:IDPList></samlp:Scoping></samlp:AuthnRequest>"
+    )
+    info = http_redirect_message(
+        xml,
+        f"{idp}/saml/sso",
+        relay_state="etat",
+        sigalg=SIG_RSA_SHA256,
+        sign=True,
+        backend=RSACrypto(import_rsa_key_from_file(str(key_file))),
+    )
+    return str(dict(info["headers"])["Location"])
+
+
+def _open(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    assert url.startswith("http://127.0.0.1:")  # loopback only
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - URL checked just above
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+
+
+def test_a_12k_redirect_binding_url_reaches_the_application(live: LiveStack) -> None:
+    """gunicorn's default request line (4094 bytes) answered 414 to such a request."""
+    url = _signed_redirect_url(live, padding_chars=20_000)
+    assert 11_000 < len(url) < 13_000, len(url)
+    status, html = _open(url)  # accepted: on to the login page
+    assert status == 200, html[:300]
+    assert "Identifiant" in html
+
+
+def test_a_redirect_url_above_the_application_cap_gets_its_french_page(live: LiveStack) -> None:
+    url = _signed_redirect_url(live, padding_chars=36_000)
+    saml_request = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["SAMLRequest"][0]
+    assert len(saml_request) > MAX_REDIRECT_MESSAGE_CHARS
+    status, html = _open(url)
+    assert status == 400
+    assert "Demande de connexion refusée" in html  # the application's page, not gunicorn's
+
+
+def test_a_long_same_origin_referer_reaches_the_application(live: LiveStack) -> None:
+    """« Recommencer » on the refusal page of such a URL sends it whole (Referrer-Policy same-origin)."""
+    referer = _signed_redirect_url(live, padding_chars=36_000)
+    status, html = _open(live.urls["idp"] + "/connexion", {"Referer": referer})
+    assert status == 200, html[:300]
+
+
+def test_request_lines_beyond_the_bound_are_still_refused_by_gunicorn(live: LiveStack) -> None:
+    status, body = _open(live.urls["idp"] + "/saml/sso?SAMLRequest=" + "A" * (MAX_REQUEST_LINE_BYTES + 10))
+    assert status == 414
+    assert "Demande de connexion refusée" not in body  # gunicorn's answer: never read by the app
