@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from bench.proxy import Proxy, check_config, proxy_environment, running_proxy, self_signed_pem
+from federation.server import MAX_REQUEST_LINE_BYTES
 from tests.live_stack import LiveStack, live_stack
 
 OVERLOADED = "Le service est très demandé. Réessayez dans quelques instants."
@@ -199,6 +200,16 @@ def test_the_proxy_stamps_x_request_start_itself(proxy: Proxy, services: LiveSta
     assert ask(proxy.http_port, "GET", "/connexion", headers=ancient).status == 200
     through = ask(proxy.http_port, "POST", "/connexion", headers=ancient)
     assert through.status == 400 and "Le formulaire a expiré" in through.text
+
+
+def test_a_redirect_url_at_the_services_cap_and_its_referer_pass_the_proxy(proxy: Proxy):
+    """The services read request lines up to MAX_REQUEST_LINE_BYTES (a Redirect-binding URL at
+    their 16 K-character cap, percent-encoded); HAProxy's default buffer refused them first."""
+    long_query = "/connexion?RelayState=" + "A" * (MAX_REQUEST_LINE_BYTES - 200)
+    answer = ask(proxy.http_port, "GET", long_query, headers={"Referer": "https://idp.test" + long_query})
+    assert answer.status == 200 and 'name="mot_de_passe"' in answer.text
+    beyond = ask(proxy.http_port, "GET", "/connexion?RelayState=" + "A" * (MAX_REQUEST_LINE_BYTES + 10))
+    assert beyond.status == 414  # gunicorn's bound, still enforced behind the proxy
 
 
 def test_health_checks_and_static_files_are_never_refused_by_the_service(services: LiveStack):
