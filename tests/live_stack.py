@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,11 +107,14 @@ def live_stack(
     protocol: str = "saml",
     extra_env: Mapping[str, str] | None = None,
     serve_options: Sequence[str] = (),
+    before_serve: Callable[[Mapping[str, str]], None] | None = None,
 ) -> Iterator[LiveStack]:
     """Prepare the demo under ``root`` (``demo --no-serve --protocol …``: with ``oidc`` the ENT
     signs parents in as an OpenID Connect client), start the three services (``extra_env`` added
     to their environment, e.g. behind a proxy; ``serve_options`` added to each ``serve``, e.g.
-    ``--workers 2``), stop them on exit."""
+    ``--workers 2``), stop them on exit. ``before_serve`` is called with the services' environment
+    once the demo is prepared, before they start: to run an operator's command such as
+    ``oidc client add``, which takes effect at the next start."""
     ports = {"ent": free_port(), "idp": free_port(), "aten": free_port()}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     config = _write_config(root, urls)
@@ -130,6 +133,8 @@ def live_stack(
         text=True,
     )
     assert prepared.returncode == 0, prepared.stderr
+    if before_serve:
+        before_serve(env)
     env["ENT_PROTOCOL"] = protocol
     env.update(extra_env or {})
     logs = root / "logs"
