@@ -26,7 +26,11 @@ from federation.keys import generate_key_pair, key_pair
 BASE = "https://sp-onelogin.test"
 
 
-def onelogin_settings(idp_metadata_xml: str, certs_dir: Path) -> dict[str, Any]:
+def onelogin_settings(
+    idp_metadata_xml: str, certs_dir: Path, want_assertions_encrypted: bool = False
+) -> dict[str, Any]:
+    """python3-saml's settings; ``want_assertions_encrypted`` also publishes its certificate for
+    encryption and refuses a Response whose assertion is not encrypted."""
     pair = key_pair(certs_dir, "onelogin", "signing")
     if not pair.exists():
         generate_key_pair(pair, "sp-onelogin.test")
@@ -51,6 +55,7 @@ def onelogin_settings(idp_metadata_xml: str, certs_dir: Path) -> dict[str, Any]:
             "logoutResponseSigned": True,
             "wantMessagesSigned": True,
             "wantAssertionsSigned": True,
+            "wantAssertionsEncrypted": want_assertions_encrypted,
             "wantNameId": True,
             "requestedAuthnContext": False,
             "signatureAlgorithm": Constants.RSA_SHA256,
@@ -115,7 +120,10 @@ def create_sp_app(settings: dict[str, Any]) -> Flask:
     @app.post("/acs")
     def acs() -> Any:
         saml = auth()
-        saml.process_response(request_id=session.pop("request_id", None))
+        try:
+            saml.process_response(request_id=session.pop("request_id", None))
+        except Exception as exc:  # python3-saml refuses some Responses by raising (decryption failed)
+            return jsonify(errors=[type(exc).__name__], reason=str(exc)), 400
         if saml.get_errors():
             return jsonify(errors=saml.get_errors(), reason=saml.get_last_error_reason()), 400
         session.update(

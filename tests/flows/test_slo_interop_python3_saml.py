@@ -40,11 +40,15 @@ class Federation:
 
 @pytest.fixture(scope="module")
 def federation(deployment, backend, stack, tmp_path_factory) -> Federation:
+    root = tmp_path_factory.mktemp("onelogin")
+    settings = onelogin_settings(stack.idp.extensions["idp"].saml.metadata, root)
+    return registered_federation(deployment, backend, stack, root, settings)
+
+
+def registered_federation(deployment, backend, stack, root, settings: dict) -> Federation:
+    """python3-saml's SP registered by ``sp add`` from its metadata, and an IdP that reads it."""
     from idp import create_app as create_idp
 
-    root = tmp_path_factory.mktemp("onelogin")
-    idp_metadata = stack.idp.extensions["idp"].saml.metadata
-    settings = onelogin_settings(idp_metadata, root)
     metadata_file = root / "sp-onelogin.xml"
     metadata_file.write_text(sp_metadata(settings))
     config_dir, sp_dir = root / "config", root / "service_providers"
