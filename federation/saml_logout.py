@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.entity import Entity
-from saml2.s_utils import status_message_factory, success_status_factory
+from saml2.s_utils import UnsupportedBinding, status_message_factory, success_status_factory
 from saml2.saml import NameID
 from saml2.samlp import STATUS_PARTIAL_LOGOUT, STATUS_SUCCESS, LogoutResponse
 from saml2.sigver import verify_redirect_signature
@@ -149,6 +149,8 @@ class SingleLogout:
         for binding in SLO_BINDINGS:
             try:
                 services = self.entity.metadata.single_logout_service(peer, binding, self.peer_type)
+            except UnsupportedBinding:  # a known peer without this binding: try the next one
+                continue
             except Exception:  # pysaml2 raises on an unknown entity
                 return None
             for service in services or []:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from flask import redirect, render_template, url_for
@@ -10,7 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from federation.web import allow_form_action, allow_frames
 from idp.services import services
-from idp.single_logout import PARTICIPANT_WAIT_SECONDS, FinishedLogout, LogoutInProgress
+from idp.single_logout import PARTICIPANT_WAIT_SECONDS, FinishedLogout, Frame, LogoutInProgress
 
 
 def progress_page(progress: LogoutInProgress) -> ResponseReturnValue:
@@ -18,10 +19,19 @@ def progress_page(progress: LogoutInProgress) -> ResponseReturnValue:
     finish_url = url_for("logout.finish", logout_id=progress.logout_id)
     if not progress.frames:
         return _answer_or_page(progress.logout_id)
+    # The SP's origin too for a posted LogoutRequest: the frame goes there once our page posts it.
     allow_frames("'self'", *(_origin(frame.url) for frame in progress.frames))
+    frames = [replace(frame, url=_frame_src(frame)) for frame in progress.frames]
     return render_template(
-        "logout_progress.html", frames=progress.frames, next_url=finish_url, wait=PARTICIPANT_WAIT_SECONDS
+        "logout_progress.html", frames=frames, next_url=finish_url, wait=PARTICIPANT_WAIT_SECONDS
     )
+
+
+def _frame_src(frame: Frame) -> str:
+    """What a frame loads first: a LogoutRequest sent by HTTP-POST is posted by our own page."""
+    if frame.posted_message_id is None:
+        return frame.url
+    return url_for("logout.post_logout_request", message_id=frame.posted_message_id)
 
 
 def _answer_or_page(logout_id: str) -> ResponseReturnValue:

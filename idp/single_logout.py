@@ -71,10 +71,13 @@ class Initiator:
 
 @dataclass(frozen=True)
 class Frame:
-    """A hidden frame of the logout page: a participant's front-channel logout URL."""
+    """A hidden frame of the logout page: a participant's front-channel logout URL, or the
+    endpoint a LogoutRequest of ours is posted to (HTTP-POST binding, ``posted_message_id``: our
+    own page in the frame posts it there)."""
 
     url: str
     name: str  # the participant, for the page's accessible title
+    posted_message_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,8 @@ class SessionAuthority:
                 outgoing = self._saml_request(participant, logout_id)
                 if outgoing is not None:
                     sent.append(outgoing.message_id)
-                    frames.append(Frame(outgoing.url, participant.peer))
+                    posted = outgoing.message_id if outgoing.fields else None
+                    frames.append(Frame(outgoing.url, participant.peer, posted))
                 continue
             url = self.clients.front_channel_url(participant.peer, participant.session_index)
             if url:

@@ -45,8 +45,9 @@ def federation(deployment, backend, stack, tmp_path_factory) -> Federation:
     return registered_federation(deployment, backend, stack, root, settings)
 
 
-def registered_federation(deployment, backend, stack, root, settings: dict) -> Federation:
-    """python3-saml's SP registered by ``sp add`` from its metadata, and an IdP that reads it."""
+def registered_federation(deployment, backend, stack, root, settings: dict, **idp_settings) -> Federation:
+    """python3-saml's SP registered by ``sp add`` from its metadata, and an IdP that reads it
+    (``idp_settings``: more of the IdP's settings)."""
     from idp import create_app as create_idp
 
     metadata_file = root / "sp-onelogin.xml"
@@ -65,6 +66,7 @@ def registered_federation(deployment, backend, stack, root, settings: dict) -> F
             backend.redis_url,
             crypto_backend=backend.crypto,
             service_providers_dir=str(sp_dir),
+            **idp_settings,
         )
     )
     return Federation(idp=idp, ent=stack.ent, sp=create_sp_app(settings), idp_settings=settings["idp"])
