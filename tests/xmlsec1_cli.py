@@ -21,6 +21,7 @@ from lxml import etree
 XMLSEC1 = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
 SAML_ID_ELEMENTS = (
     "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+    "urn:oasis:names:tc:SAML:2.0:protocol:LogoutRequest",
     "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
 )
 DS = "http://www.w3.org/2000/09/xmldsig#"

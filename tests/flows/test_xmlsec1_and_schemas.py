@@ -19,13 +19,21 @@ from urllib.parse import urljoin
 import lxml.html
 import pytest
 from lxml import etree
+from onelogin.saml2.constants import OneLogin_Saml2_Constants
 from xmlschema import XMLSchemaValidationError
 
 from federation.keys import key_pair
 from tests.browser import Browser, page_text
 from tests.conftest import Deployment, Stack
 from tests.flows.saml_steps import add_parent, response_page
+from tests.flows.test_slo_interop_python3_saml import (
+    SP,
+    log_out_at_the_ent,
+    registered_federation,
+    signed_in_at_both,
+)
 from tests.flows.transition_steps import aten_sign_in, forget_transitions
+from tests.onelogin_sp import onelogin_settings
 from tests.saml_capture import CapturedMessage, RecordingBrowser
 from tests.saml_schemas import validate
 from tests.xmlsec1_cli import decrypt, is_verified, signing_certificates, verify
@@ -108,6 +116,26 @@ def captured(stack: Stack, deployment: Deployment) -> Captured:
     return Captured(stack, deployment.certs_dir, run_flows(stack))
 
 
+@pytest.fixture(scope="module")
+def posted_logout_request(deployment, backend, stack, tmp_path_factory) -> CapturedMessage:
+    """ÉduConnect's LogoutRequest by HTTP-POST (signature enveloped, not in the URL): to an SP
+    whose metadata lists only an HTTP-POST SingleLogoutService (python3-saml's, registered by
+    ``sp add``), when the parent, signed in there and at the ENT, logs out at the ENT."""
+    root = tmp_path_factory.mktemp("post-slo")
+    settings = onelogin_settings(stack.idp.extensions["idp"].saml.metadata, root)
+    settings["sp"]["singleLogoutService"]["binding"] = OneLogin_Saml2_Constants.BINDING_HTTP_POST
+    federation = registered_federation(deployment, backend, stack, root, settings)
+    browser = RecordingBrowser(federation.browser().apps)
+    signed_in_at_both(federation, browser)
+    progress = log_out_at_the_ent(browser)
+    (frame,) = frames_of(browser, progress)
+    assert frame.request.url.startswith("https://idp.test/saml/slo/envoi/"), page_text(frame)
+    browser.submit(frame, form_id="saml-post")  # the frame posts it to the SP
+    (message,) = [m for m in browser.captured if m.kind == "LogoutRequest" and m.issuer == IDP_ID]
+    assert message.binding == "post" and message.url == f"{SP}/sls"
+    return message
+
+
 def is_encrypted(message: CapturedMessage) -> bool:
     return bool(message.root.xpath("saml:EncryptedAssertion", namespaces=SAML))
 
@@ -160,6 +188,11 @@ def test_every_metadata_document_published_is_schema_valid(captured: Captured, e
     metadata = captured.metadata(entity_id)
     assert etree.fromstring(metadata).get("entityID") == entity_id
     validate(metadata)
+
+
+@BOTH_BACKENDS
+def test_the_logout_request_by_http_post_is_schema_valid(posted_logout_request: CapturedMessage):
+    validate(posted_logout_request.xml)
 
 
 def misplaced_issuer(xml: bytes) -> bytes:
@@ -254,6 +287,21 @@ def test_xmlsec1_refuses_a_response_or_an_assertion_with_a_byte_changed(captured
     assert ent_certificates
     for pem in ent_certificates:
         assert not is_verified(verify(response.xml, pem, response.root.get("ID"), tmp_path))
+
+
+@BOTH_BACKENDS
+def test_xmlsec1_verifies_the_logout_request_by_http_post(
+    captured: Captured, posted_logout_request: CapturedMessage, tmp_path
+):
+    request = posted_logout_request
+    assert request.root.xpath("ds:Signature", namespaces=SAML), "enveloped in the LogoutRequest"
+    assert verified_by_a_metadata_key(captured, request.xml, IDP_ID, tmp_path)
+    changed = one_byte_changed(
+        request.xml,
+        b'Destination="https://sp-onelogin.test/sls"',
+        b'Destination="https://sp-onelogin.test/slS"',
+    )
+    assert not verified_by_a_metadata_key(captured, changed, IDP_ID, tmp_path)
 
 
 @ENCRYPTING_BACKEND
