@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -28,14 +28,24 @@ from oic.utils.authn.client import CLIENT_AUTHN_METHOD
 from oic.utils.settings import OicClientSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-CLIENT_ID = "rp-pyoidc"
 REDIRECT_URI = "https://rp-pyoidc.test/oidc/retour"
 SCOPES = ["openid", "profile", "educonnect"]
 
 
-def register_client(env: Mapping[str, str]) -> str:
-    """``educonnect-bridge oidc client add`` as the README shows it; the client secret it prints."""
-    command = ["oidc", "client", "add", CLIENT_ID, "--redirect-uri", REDIRECT_URI]
+@dataclass(frozen=True)
+class Registration:
+    """What the operator hands the RP: its client_id, how it authenticates, its ID token alg."""
+
+    client_id: str
+    auth_method: str = "client_secret_basic"
+    id_token_alg: str = "RS256"
+    secret: str = ""
+
+
+def register_client(env: Mapping[str, str], wanted: Registration) -> Registration:
+    """``educonnect-bridge oidc client add`` as the README shows it; the secret is the one printed."""
+    command = ["oidc", "client", "add", wanted.client_id, "--redirect-uri", REDIRECT_URI]
+    command += ["--auth-method", wanted.auth_method, "--id-token-alg", wanted.id_token_alg]
     added = subprocess.run(
         [sys.executable, "-m", "educonnect_bridge", *command],
         env=dict(env),
@@ -45,19 +55,20 @@ def register_client(env: Mapping[str, str]) -> str:
     )
     assert added.returncode == 0, added.stderr
     (line,) = [line for line in added.stdout.splitlines() if line.startswith("client_secret")]
-    return line.rsplit(" : ", 1)[1].strip()
+    return replace(wanted, secret=line.rsplit(" : ", 1)[1].strip())
 
 
-def discovered_client(issuer: str, secret: str, client_id: str = CLIENT_ID) -> Client:
+def discovered_client(issuer: str, registration: Registration) -> Client:
     """A pyoidc Client configured from discovery only, plus what registration handed over."""
     client = Client(client_authn_method=CLIENT_AUTHN_METHOD, settings=OicClientSettings())
     client.provider_config(issuer)  # discovery; the JWKS goes into the key jar, fetched on use
     client.store_registration_info(
         RegistrationResponse(
-            client_id=client_id,
-            client_secret=secret,
+            client_id=registration.client_id,
+            client_secret=registration.secret,
             redirect_uris=[REDIRECT_URI],
-            token_endpoint_auth_method="client_secret_basic",
+            token_endpoint_auth_method=registration.auth_method,
+            id_token_signed_response_alg=registration.id_token_alg,
         )
     )
     client.config["code_challenge"] = {"method": "S256", "length": 64}

@@ -3,14 +3,17 @@
 The three services run as real processes (``make demo``'s ``demo --no-serve``, then ``serve``);
 pyoidc is registered with ``educonnect-bridge oidc client add`` before the IdP starts and learns
 the rest from discovery. It signs the demo parent Claire Martin in with the authorization code
-flow (PKCE S256, ``client_secret_basic``), and its own checks pass on our ID token (signature by
-a key of the JWKS, ``iss``, ``aud``, ``exp``, ``nonce``, ``at_hash``) and on the userinfo answer.
-The negatives show those checks are live: a byte changed in the ID token, another nonce, another
-audience are each refused by pyoidc.
+flow (PKCE S256; ``client_secret_basic`` and RS256 ID tokens, the default, or
+``client_secret_post`` and ES256), and its own checks pass on our ID token (signature by a key of
+the JWKS, ``iss``, ``aud``, ``exp``, ``nonce``, ``at_hash``) and on the userinfo answer.
+The negatives show those checks are live: another ``sub`` under our signature, a byte changed in
+the signature, another nonce, another audience are each refused by pyoidc.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -21,7 +24,7 @@ from oic.oic.message import AccessTokenResponse, IdToken, OpenIDSchema, verify_i
 
 from tests.live_stack import live_stack
 from tests.pyoidc_rp import (
-    CLIENT_ID,
+    Registration,
     authorization_response,
     discovered_client,
     register_client,
@@ -30,35 +33,43 @@ from tests.pyoidc_rp import (
 )
 
 DEMO_PARENT, DEMO_PASSWORD = "c.martin1", "Ecole-2026!"  # config/demo/educonnect_accounts.toml
+# The README's default (client_secret_basic, RS256), and the alternatives an ENT may choose.
+REGISTRATIONS = [
+    Registration("rp-pyoidc"),
+    Registration("rp-pyoidc-es256", auth_method="client_secret_post", id_token_alg="ES256"),
+]
 
 
 @dataclass(frozen=True)
 class Op:
     issuer: str
-    secret: str
+    registrations: dict[str, Registration]
 
 
 @pytest.fixture(scope="module")
 def op(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Op]:
-    secrets: list[str] = []
+    registered: dict[str, Registration] = {}
 
     def register(env: Mapping[str, str]) -> None:
-        secrets.append(register_client(env))
+        for wanted in REGISTRATIONS:
+            registered[wanted.client_id] = register_client(env, wanted)
 
     with live_stack(tmp_path_factory.mktemp("pyoidc"), before_serve=register) as stack:
-        yield Op(stack.urls["idp"], secrets[0])
+        yield Op(stack.urls["idp"], registered)
 
 
 @dataclass(frozen=True)
 class SignedIn:
     client: Client
+    registration: Registration
     token: AccessTokenResponse
     request_args: dict
 
 
-@pytest.fixture(scope="module")
-def signed_in(op: Op) -> SignedIn:
-    client = discovered_client(op.issuer, op.secret)
+@pytest.fixture(scope="module", params=[r.client_id for r in REGISTRATIONS])
+def signed_in(op: Op, request: pytest.FixtureRequest) -> SignedIn:
+    registration = op.registrations[request.param]
+    client = discovered_client(op.issuer, registration)
     start = start_authorization(client)
     location = sign_in_with_browser(start.url, DEMO_PARENT, DEMO_PASSWORD)
     answer = authorization_response(client, location)
@@ -66,23 +77,26 @@ def signed_in(op: Op) -> SignedIn:
     token = client.do_access_token_request(
         state=start.state,
         request_args={"code": answer["code"], "code_verifier": start.code_verifier},
-        authn_method="client_secret_basic",
+        authn_method=registration.auth_method,
     )
     assert isinstance(token, AccessTokenResponse), token.to_dict()
-    return SignedIn(client, token, start.request_args)
+    return SignedIn(client, registration, token, start.request_args)
 
 
 def test_pyoidc_reads_our_discovery_and_jwks(op: Op):
-    client = discovered_client(op.issuer, op.secret)
+    client = discovered_client(op.issuer, op.registrations["rp-pyoidc"])
     assert client.provider_info["issuer"] == op.issuer
-    assert client.keyjar.get_signing_key("RSA", owner=op.issuer)  # fetched from jwks_uri by pyoidc
+    for key_type in ("RSA", "EC"):  # fetched from jwks_uri by pyoidc
+        assert client.keyjar.get_signing_key(key_type, owner=op.issuer), key_type
     assert "S256" in client.provider_info["code_challenge_methods_supported"]
 
 
 def test_pyoidc_signs_the_demo_parent_in_and_its_checks_pass(signed_in: SignedIn, op: Op):
     id_token = signed_in.token["id_token"]  # verified by pyoidc: signature, iss, aud, exp
     assert isinstance(id_token, IdToken)
-    assert id_token["iss"] == op.issuer and id_token["aud"] == [CLIENT_ID]
+    client_id = signed_in.registration.client_id
+    assert id_token["iss"] == op.issuer and id_token["aud"] == [client_id]
+    assert (id_token.jws_header or {}).get("alg") == signed_in.registration.id_token_alg
     signed_in.client.verify_id_token(id_token, signed_in.request_args)  # nonce, max_age
     assert id_token["nonce"] == signed_in.request_args["nonce"]
     assert "at_hash" in id_token
@@ -91,7 +105,7 @@ def test_pyoidc_signs_the_demo_parent_in_and_its_checks_pass(signed_in: SignedIn
         check_hash=True,
         keyjar=signed_in.client.keyjar,
         iss=op.issuer,
-        client_id=CLIENT_ID,
+        client_id=client_id,
     )
     assert rechecked["sub"] == id_token["sub"]
 
@@ -105,19 +119,33 @@ def test_pyoidc_reads_userinfo_of_the_same_subject(signed_in: SignedIn):
     assert info["FrEduCtId"]
 
 
-def tampered(jwt: str) -> str:
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def with_another_subject(jwt: str) -> str:
+    """The same signature over a payload whose ``sub`` has one character changed."""
     header, payload, signature = jwt.split(".")
-    i = len(payload) // 2
-    return ".".join([header, payload[:i] + ("A" if payload[i] != "A" else "B") + payload[i + 1 :], signature])
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["sub"] = claims["sub"][:-1] + ("A" if claims["sub"][-1] != "A" else "B")
+    return ".".join([header, b64url(json.dumps(claims).encode()), signature])
 
 
-def test_pyoidc_refuses_our_id_token_with_a_byte_changed(signed_in: SignedIn, op: Op):
+def with_a_signature_byte_changed(jwt: str) -> str:
+    header, payload, signature = jwt.split(".")
+    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
+    raw[len(raw) // 2] ^= 0x01
+    return ".".join([header, payload, b64url(bytes(raw))])
+
+
+@pytest.mark.parametrize("tamper", [with_another_subject, with_a_signature_byte_changed])
+def test_pyoidc_refuses_our_id_token_tampered_with(signed_in: SignedIn, op: Op, tamper):
     with pytest.raises(BadSignature):
         verify_id_token(
-            {"id_token": tampered(signed_in.token["id_token_jwt"])},
+            {"id_token": tamper(signed_in.token["id_token_jwt"])},
             keyjar=signed_in.client.keyjar,
             iss=op.issuer,
-            client_id=CLIENT_ID,
+            client_id=signed_in.registration.client_id,
         )
 
 
