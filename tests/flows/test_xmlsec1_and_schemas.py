@@ -120,7 +120,9 @@ def captured(stack: Stack, deployment: Deployment) -> Captured:
 def posted_logout_request(deployment, backend, stack, tmp_path_factory) -> CapturedMessage:
     """ÉduConnect's LogoutRequest by HTTP-POST (signature enveloped, not in the URL): to an SP
     whose metadata lists only an HTTP-POST SingleLogoutService (python3-saml's, registered by
-    ``sp add``), when the parent, signed in there and at the ENT, logs out at the ENT."""
+    ``sp add``), when the parent, signed in there and at the ENT, logs out at the ENT. The message
+    is what counts here: python3-saml's SLO endpoint reads the Redirect binding only, so it does
+    not answer (test_logout_request_by_http_post.py has an SP that does)."""
     root = tmp_path_factory.mktemp("post-slo")
     settings = onelogin_settings(stack.idp.extensions["idp"].saml.metadata, root)
     settings["sp"]["singleLogoutService"]["binding"] = OneLogin_Saml2_Constants.BINDING_HTTP_POST
