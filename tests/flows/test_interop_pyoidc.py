@@ -19,8 +19,10 @@ from dataclasses import dataclass
 
 import pytest
 from jwkest import BadSignature
+from oic.exception import NotForMe
+from oic.oauth2.exception import OtherError
 from oic.oic import Client
-from oic.oic.message import AccessTokenResponse, IdToken, OpenIDSchema, verify_id_token
+from oic.oic.message import AccessTokenResponse, AtHashError, IdToken, OpenIDSchema, verify_id_token
 
 from tests.live_stack import live_stack
 from tests.pyoidc_rp import (
@@ -149,13 +151,21 @@ def test_pyoidc_refuses_our_id_token_tampered_with(signed_in: SignedIn, op: Op, 
         )
 
 
-def test_pyoidc_refuses_our_id_token_for_another_nonce_or_audience(signed_in: SignedIn, op: Op):
-    with pytest.raises(Exception, match="nonce mismatch"):
+def test_pyoidc_refuses_our_id_token_for_another_nonce_audience_or_access_token(signed_in: SignedIn, op: Op):
+    with pytest.raises(OtherError, match="nonce mismatch"):
         signed_in.client.verify_id_token(signed_in.token["id_token"], {"nonce": "un-autre-nonce"})
-    with pytest.raises(Exception, match="not in aud"):
+    with pytest.raises(NotForMe):
         verify_id_token(
             {"id_token": signed_in.token["id_token_jwt"]},
             keyjar=signed_in.client.keyjar,
             iss=op.issuer,
             client_id="un-autre-client",
+        )
+    with pytest.raises(AtHashError):  # at_hash binds the ID token to its access token
+        verify_id_token(
+            {"id_token": signed_in.token["id_token_jwt"], "access_token": "un-autre-jeton"},
+            check_hash=True,
+            keyjar=signed_in.client.keyjar,
+            iss=op.issuer,
+            client_id=signed_in.registration.client_id,
         )
