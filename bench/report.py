@@ -144,7 +144,7 @@ def render_text(report: Report) -> str:
         f"  {w.server:<14} pid {w.pid:<8} RSS {w.rss_mb:6.1f} MB   PSS {w.pss_mb:6.1f} MB"
         for w in report.memory
     ]
-    lines += ["", "targets (issue 7 item 4)"]
+    lines += ["", "targets (issue 7 item 4, issue 15, issue 17 item 2)"]
     lines += [f"  {t.line()}" for t in report.targets]
     lines += [f"  FAIL  ({key}) could not run: its targets are not judged" for key in report.failed_scenarios]
     lines.append(f"  {'all targets pass' if report.all_passed else 'some targets FAIL'}")
