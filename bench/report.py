@@ -169,6 +169,9 @@ def render_markdown(report: Report) -> str:
             lines.append(f"| ({section.key}) {section.title} | {section.error} |" + " |" * (len(_HEADER) - 1))
         for x in section.measurements:
             lines.append(f"| ({section.key}) | " + " | ".join(_row(x)) + " |")
+    notes = [f"- ({section.key}) {note}" for section in report.sections for note in section.notes]
+    if notes:
+        lines += ["", "Notes:", "", *notes]
     lines += [
         "",
         "Memory per worker: " + ", ".join(f"{w.server} {w.rss_mb:.0f} MB" for w in report.memory) + ".",
