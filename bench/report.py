@@ -128,8 +128,9 @@ def render_text(report: Report) -> str:
         m.speed_line(),
         *report.setup,
         "columns: ops/s over the timed window; per core = ops/s ÷ server cores; srv CPU = CPU time of the "
-        "gunicorn processes per operation; load CPU = the load process, other CPU = anything else "
-        "(PostgreSQL, Redis, other programs) on the measured CPUs, in % of one core",
+        "gunicorn processes (for SimpleSAMLphp: nginx, php-fpm and memcached) per operation; load CPU = "
+        "the load process, other CPU = anything else (PostgreSQL, Redis, other programs) on the measured "
+        "CPUs, in % of one core",
     ]
     for section in report.sections:
         lines.append("")
