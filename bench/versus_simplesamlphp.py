@@ -40,7 +40,7 @@ from bench.browser_steps import ent_authn_request, signed_in_idp_session
 from bench.deployment import PASSWORD, config_dir_for, metadata_path
 from bench.harness import Bench, BenchError, Clients, MeasuredServer, ServerSpec, in_lanes
 from bench.load import Operation, Step
-from bench.loopback_http import Connection, Reply, hidden_field, local_target
+from bench.loopback_http import Connection, Reply, hidden_field, local_target, request_once
 from bench.measurement import Measurement, Outcome, Target, ratio
 from bench.simplesamlphp import PeerStack, PeerUser, running_simplesamlphp
 
@@ -332,7 +332,7 @@ def _verify_sample(bench: Bench, system: System) -> str:
     clients = Clients()
     ent = clients.to(system.ent_port)
     ent_cookie, sso_path = ent_authn_request(ent)
-    page = Connection(system.server.port).request("GET", sso_path, cookie=system.sessions[0])
+    page = request_once(system.server.port, "GET", sso_path, cookie=system.sessions[0])
     if page.status != 200:
         raise BenchError(f"{system.label}: sample SSO answered HTTP {page.status}")
     saml_response = hidden_field(page.body, "SAMLResponse")
@@ -366,7 +366,24 @@ def _verify_sample(bench: Bench, system: System) -> str:
     if acs.status != 302 or "/accueil" not in acs.location:
         raise BenchError(f"{system.label}: the ENT refused the sample (HTTP {acs.status} {acs.location})")
     checked.append("the ENT accepted it (POST /saml/acs → /accueil)")
+    _check_refuses_wrong_signature(system, ent)
+    checked.append("an AuthnRequest carrying another request's Signature refused")
     return f"sample answer of {system.label}: " + "; ".join(checked)
+
+
+def _check_refuses_wrong_signature(system: System, ent: Connection) -> None:
+    """Both IdPs do check the redirect signature (``validate.authnrequest``): one request sent
+    with the Signature of another, fresh and valid, must not be answered."""
+    _, first = ent_authn_request(ent)
+    _, second = ent_authn_request(ent)
+    signature = re.compile(r"([?&]Signature=)[^&]*")
+    found = signature.search(second)
+    if found is None or signature.search(first) is None:
+        raise BenchError(f"{system.label}: no Signature in the ENT's AuthnRequest")
+    forged = signature.sub(lambda m: m.group(1) + found.group(0).split("=", 1)[1], first)
+    reply = request_once(system.server.port, "GET", forged, cookie=system.sessions[0])
+    if reply.status == 200 and b'name="SAMLResponse"' in reply.body:
+        raise BenchError(f"{system.label}: answered an AuthnRequest whose signature is not its own")
 
 
 def _relay_state(page: Reply) -> dict[str, str]:
