@@ -34,8 +34,8 @@ test: $(VENV)/.installed node_modules/.installed ## Install what the tests need,
 lint: $(VENV)/.installed ## ruff, mypy and the import contracts (lint-imports) only
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy . && $(BIN)/lint-imports --no-logo
 
-bench: $(VENV)/.installed ## Benchmarks of issue 7 (PostgreSQL, Redis, gunicorn; ~4 min); BENCH_ARGS=--record logs the run
-	scripts/install-system-deps.sh demo
+bench: $(VENV)/.installed ## Benchmarks of issues 7 and 17 (PostgreSQL, Redis, gunicorn; SimpleSAMLphp as the peer; ~13 min); BENCH_ARGS=--record logs the run
+	scripts/install-system-deps.sh bench
 	scripts/ensure-services.sh
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

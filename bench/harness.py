@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from bench.deployment import Deployment
+from bench.deployment import Deployment, config_dir_for
 from bench.load import LoadSpec, Operation, RunResult
 from bench.loopback_http import Connection
 from bench.measurement import Measurement, other_cpu
@@ -28,6 +28,19 @@ LOAD_PROCESS_GRACE_SECONDS = 60.0  # beyond the time limit: start-up and reading
 
 class BenchError(Exception):
     pass
+
+
+class MeasuredServer(Protocol):
+    """What a timed run needs of a server: a gunicorn :class:`Server`, or a peer's stack."""
+
+    name: str
+    port: int
+    cpus: str | None
+    workers: int
+
+    def cpu_seconds(self) -> float: ...
+
+    def worker_cpu_seconds(self) -> dict[int, float]: ...
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,7 @@ class ServerSpec:
     threads: int = 4  # gunicorn gthread threads per worker (the `serve` default)
     all_cpus: bool = False  # False: pinned to plan.server_cpus
     behind_proxy: bool = False  # EDUCONNECT_TRUSTED_PROXIES=1: admission control applies
+    config_variant: str | None = None  # config-<variant>/ of the deployment instead of config/
 
 
 class Bench:
@@ -79,6 +93,9 @@ class Bench:
             if name in self.servers:
                 continue
             cpus = self.plan.all_cpus if spec.all_cpus else self.plan.server_cpus
+            env = {"EDUCONNECT_TRUSTED_PROXIES": "1"} if spec.behind_proxy else {}
+            if spec.config_variant:
+                env["EDUCONNECT_CONFIG_DIR"] = str(config_dir_for(self.dep.root, spec.config_variant))
             server = start_server(
                 self.dep,
                 name,
@@ -87,7 +104,7 @@ class Bench:
                 workers=spec.workers,
                 threads=spec.threads,
                 cpus=cpus,
-                env={"EDUCONNECT_TRUSTED_PROXIES": "1"} if spec.behind_proxy else None,
+                env=env,
             )
             self.servers[name] = server
             started.append(server)
@@ -102,7 +119,7 @@ class Bench:
     def measure(
         self,
         label: str,
-        server: Server | list[Server],
+        server: MeasuredServer | Sequence[MeasuredServer],
         lanes: list[list[Operation]],
         warmup: list[list[Operation]] | None = None,
         hosts: dict[str, int] | None = None,
@@ -112,7 +129,7 @@ class Bench:
         ``server`` may be several servers (a flow across services, ``hosts`` mapping their public
         origins to ports): their CPU times add up, on the CPUs they share.
         """
-        servers = server if isinstance(server, list) else [server]
+        servers = list(server) if isinstance(server, Sequence) else [server]
         first = servers[0]
         pinned = all(s.cpus == self.plan.server_cpus for s in servers)
         load_cpus = self.plan.load_cpus if pinned else None
@@ -141,7 +158,7 @@ class Bench:
 
     def _drive(
         self,
-        server: Server,
+        server: MeasuredServer,
         lanes: list[list[Operation]],
         load_cpus: str | None,
         hosts: dict[str, int] | None = None,

@@ -128,8 +128,9 @@ def render_text(report: Report) -> str:
         m.speed_line(),
         *report.setup,
         "columns: ops/s over the timed window; per core = ops/s ÷ server cores; srv CPU = CPU time of the "
-        "gunicorn processes per operation; load CPU = the load process, other CPU = anything else "
-        "(PostgreSQL, Redis, other programs) on the measured CPUs, in % of one core",
+        "gunicorn processes (for SimpleSAMLphp: nginx, php-fpm and memcached) per operation; load CPU = "
+        "the load process, other CPU = anything else (PostgreSQL, Redis, other programs) on the measured "
+        "CPUs, in % of one core",
     ]
     for section in report.sections:
         lines.append("")
@@ -144,7 +145,7 @@ def render_text(report: Report) -> str:
         f"  {w.server:<14} pid {w.pid:<8} RSS {w.rss_mb:6.1f} MB   PSS {w.pss_mb:6.1f} MB"
         for w in report.memory
     ]
-    lines += ["", "targets (issue 7 item 4)"]
+    lines += ["", "targets (issue 7 item 4, issue 15, issue 17 item 2)"]
     lines += [f"  {t.line()}" for t in report.targets]
     lines += [f"  FAIL  ({key}) could not run: its targets are not judged" for key in report.failed_scenarios]
     lines.append(f"  {'all targets pass' if report.all_passed else 'some targets FAIL'}")
@@ -169,6 +170,9 @@ def render_markdown(report: Report) -> str:
             lines.append(f"| ({section.key}) {section.title} | {section.error} |" + " |" * (len(_HEADER) - 1))
         for x in section.measurements:
             lines.append(f"| ({section.key}) | " + " | ".join(_row(x)) + " |")
+    notes = [f"- ({section.key}) {note}" for section in report.sections for note in section.notes]
+    if notes:
+        lines += ["", "Notes:", "", *notes]
     lines += [
         "",
         "Memory per worker: " + ", ".join(f"{w.server} {w.rss_mb:.0f} MB" for w in report.memory) + ".",

@@ -38,6 +38,7 @@ from bench.load import Operation, Step
 from bench.measurement import Measurement, Outcome, Target, other_cpu, ratio
 from bench.overload import SERVER as OVERLOAD_SERVER
 from bench.overload import overload
+from bench.versus_simplesamlphp import sso_versus_simplesamlphp
 
 SERVERS: dict[str, ServerSpec] = {
     "idp": ServerSpec("idp"),
@@ -315,6 +316,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "d", "ENT assertion consumer (POST /saml/acs)", assertion_consumer, ("idp", "ent", "ent-xmlsec1")
     ),
     Scenario("e", "OIDC code exchange (POST /oidc/token)", oidc_code_exchange, ("idp",)),
+    Scenario(
+        "s",
+        "SSO vs SimpleSAMLphp (issue 17: same operation, interleaved rounds)",
+        sso_versus_simplesamlphp,
+        ("idp", "ent"),  # it starts its own variants and the peer (nginx, php-fpm, memcached)
+    ),
     Scenario(
         "o",
         "overload: 2× capacity for 60 s through HAProxy (admission control)",

@@ -3,9 +3,18 @@
 #   install-system-deps.sh demo   what the demo needs (xmlsec1)
 #   install-system-deps.sh test   what the tests need too (slapd, docker-compose, chromium, npm,
 #                                 haproxy, postgresql-client)
+#   install-system-deps.sh bench  what the demo needs, plus the benchmark's peer (SimpleSAMLphp
+#                                 under nginx + php-fpm with memcached) and HAProxy
 set -euo pipefail
 profile=${1:-test}
 packages=(xmlsec1)
+if [ "$profile" = bench ]; then
+  # Scenario (s) of bench/: SimpleSAMLphp 1.19 (bookworm) as the peer IdP, served by nginx and
+  # php-fpm with its sessions in memcached (php-memcache: SimpleSAMLphp's memcache store). The
+  # bench runs its own nginx, php-fpm and memcached on loopback ports with its own config files;
+  # the packaged daemons are stopped below. haproxy: scenario (o).
+  packages+=(simplesamlphp php-fpm php8.2-xml php8.2-mbstring php-memcache memcached nginx haproxy)
+fi
 if [ "$profile" = test ]; then
   # chromium + chromium-driver: the browser tests (tests/browser_e2e/) drive Debian's Chromium
   # with Playwright; Playwright's own browser download is not used.
@@ -56,3 +65,9 @@ fi
 if [[ " ${missing[*]} " == *" redis-sentinel "* ]]; then
   $SUDO service redis-sentinel stop >/dev/null 2>&1 || true
 fi
+# Nor the packaged nginx, php-fpm and memcached (the bench starts its own, on loopback ports).
+for pair in nginx:nginx php-fpm:php8.2-fpm memcached:memcached; do
+  if [[ " ${missing[*]} " == *" ${pair%%:*} "* ]]; then
+    $SUDO service "${pair#*:}" stop >/dev/null 2>&1 || true
+  fi
+done
