@@ -64,7 +64,6 @@ class SamlIdentityProvider(IdentityProviderCore):
         self.providers = _providers_by_entity_id(server, providers)
         if aggregate is not None:
             self.providers.update(_aggregate_members(server, aggregate, self.providers, aggregate_release))
-        self.valid_until = aggregate.valid_until if aggregate is not None else None
         super().__init__(
             server,
             self.providers,
@@ -113,7 +112,10 @@ def _aggregate_members(
     the aggregate's copy of it is dropped, so that one key set answers for one entity ID."""
     source = aggregate.metadata
     for entity_id in [e for e in source.keys() if e in registered]:  # noqa: SIM118 - not a dict
-        log.warning("%s : enregistré dans le répertoire des SP, sa copie de l'agrégat est ignorée", entity_id)
+        log.warning(
+            "%s : enregistré par son propre fichier de métadonnées, sa copie de l'agrégat est ignorée",
+            entity_id,
+        )
         del source[entity_id]
     server.metadata.metadata[AGGREGATE_SOURCE] = source
     member = ServiceProvider(metadata=Path(AGGREGATE_SOURCE), attributes=release)
