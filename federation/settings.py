@@ -523,6 +523,28 @@ def read_service_provider_directory(directory: Path) -> list[ServiceProvider]:
     return providers
 
 
+def read_aggregate_releases(directory: Path) -> dict[str, tuple[str, ...]]:
+    """Releases for SPs of the metadata aggregate: a ``NAME.toml`` with no ``NAME.xml`` beside it
+    that names its SP, ``entity_id = "..."``, with ``attributes = [...]``. One naming no SP (left
+    behind by a removed ``NAME.xml``) releases nothing to anyone."""
+    releases: dict[str, tuple[str, ...]] = {}
+    for sidecar in sorted(directory.glob("*.toml")):
+        if sidecar.with_suffix(".xml").exists():
+            continue
+        try:
+            with sidecar.open("rb") as fh:
+                entry = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"{sidecar}: TOML invalide ({exc})") from exc
+        entity_id = entry.get("entity_id")
+        if entity_id is None:
+            continue
+        if not isinstance(entity_id, str) or not entity_id or "attributes" not in entry:
+            raise ConfigurationError(f"{sidecar}: 'entity_id' (texte) et 'attributes' sont nécessaires")
+        releases[entity_id] = service_provider(sidecar, entry).attributes
+    return releases
+
+
 def service_provider(metadata: Path, entry: Mapping[str, Any]) -> ServiceProvider:
     attributes = entry.get("attributes", list(DEFAULT_RELEASE))
     if not isinstance(attributes, list) or not all(isinstance(a, str) for a in attributes):

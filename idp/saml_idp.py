@@ -49,7 +49,10 @@ class SamlIdentityProvider(IdentityProviderCore):
         providers: Sequence[ServiceProvider] | None = None,
         aggregate: VerifiedAggregate | None = None,
         aggregate_release: tuple[str, ...] = (),
+        aggregate_releases: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
+        """``aggregate_release``: what the SPs of the aggregate receive; ``aggregate_releases``:
+        the exceptions, by entity ID."""
         providers = settings.service_providers if providers is None else providers
         config = build_config(
             settings,
@@ -63,7 +66,13 @@ class SamlIdentityProvider(IdentityProviderCore):
         server.config.attribute_converters = name_matched(server.config.attribute_converters)
         self.providers = _providers_by_entity_id(server, providers)
         if aggregate is not None:
-            self.providers.update(_aggregate_members(server, aggregate, self.providers, aggregate_release))
+            members = _aggregate_members(server, aggregate, self.providers)
+            releases = aggregate_releases or {}
+            for entity_id in members:
+                attributes = releases.get(entity_id, aggregate_release)
+                self.providers[entity_id] = ServiceProvider(
+                    metadata=Path(AGGREGATE_SOURCE), attributes=attributes
+                )
         super().__init__(
             server,
             self.providers,
@@ -101,11 +110,8 @@ def _providers_by_entity_id(
 
 
 def _aggregate_members(
-    server: EncryptingServer,
-    aggregate: VerifiedAggregate,
-    registered: Mapping[str, ServiceProvider],
-    release: tuple[str, ...],
-) -> dict[str, ServiceProvider]:
+    server: EncryptingServer, aggregate: VerifiedAggregate, registered: Mapping[str, ServiceProvider]
+) -> list[str]:
     """The SPs of the aggregate, added to the Server's metadata store as one more source.
 
     An entity also registered by its own file keeps that registration (metadata and release):
@@ -118,5 +124,4 @@ def _aggregate_members(
         )
         del source[entity_id]
     server.metadata.metadata[AGGREGATE_SOURCE] = source
-    member = ServiceProvider(metadata=Path(AGGREGATE_SOURCE), attributes=release)
-    return {entity_id: member for entity_id, entity in source.items() if entity.get("spsso_descriptor")}
+    return [entity_id for entity_id, entity in source.items() if entity.get("spsso_descriptor")]

@@ -42,7 +42,13 @@ from federation.saml import ATTRIBUTE_MAP_DIR
 from federation.saml_backend import tested_backend
 from federation.saml_idp import AuthenticationRequest, PostForm
 from federation.saml_logout import SingleLogout
-from federation.settings import DEFAULT_RELEASE, Settings, config_dir, read_service_provider_directory
+from federation.settings import (
+    DEFAULT_RELEASE,
+    Settings,
+    config_dir,
+    read_aggregate_releases,
+    read_service_provider_directory,
+)
 from idp.saml_idp import SamlIdentityProvider
 
 log = logging.getLogger("educonnect.sp_registry")
@@ -261,14 +267,18 @@ class LiveRegistry:
 
     def _build(self, fingerprint: Fingerprint) -> Registry:
         providers = list(self.settings.service_providers)
-        if self.settings.service_providers_dir is not None and self.settings.service_providers_dir.is_dir():
-            providers += read_service_provider_directory(self.settings.service_providers_dir)
+        releases: dict[str, tuple[str, ...]] = {}
+        directory = self.settings.service_providers_dir
+        if directory is not None and directory.is_dir():
+            providers += read_service_provider_directory(directory)
+            releases = read_aggregate_releases(directory)
         aggregate = self._load_copy()
         saml = SamlIdentityProvider(
             self.settings,
             providers,
             aggregate,
             self.config.aggregate.attributes if self.config.aggregate else (),
+            releases,
         )
         return Registry(
             saml=saml,

@@ -268,3 +268,18 @@ def test_an_sp_registered_by_its_own_file_keeps_that_release_over_the_aggregate(
     assert federation.cli("sp", "add", str(metadata_file), "--attribute", "sn").exit_code == 0
     released = sign_in(federation)
     assert SN in released and GIVEN_NAME not in released
+
+
+def test_the_release_of_one_sp_of_the_aggregate_changes_without_restart(from_file):
+    federation, source = from_file
+    publish(source, federation.aggregate(federation.ent_metadata, federation.sp_metadata))
+    assert federation.cli("sp", "refresh").exit_code == 0
+    assert GIVEN_NAME in sign_in(federation)
+    sp_dir = federation.root / "service_providers"
+    sp_dir.mkdir(exist_ok=True)
+    publish(sp_dir / "sp-onelogin.toml", f'entity_id = "{SP}/metadata"\nattributes = ["sn"]\n')
+    released = sign_in(federation)
+    assert SN in released and GIVEN_NAME not in released
+    # Without entity_id it names no SP: the aggregate's release again.
+    publish(sp_dir / "sp-onelogin.toml", 'attributes = ["sn"]\n')
+    assert GIVEN_NAME in sign_in(federation)
