@@ -44,6 +44,7 @@ from federation.saml_idp import AuthenticationRequest, PostForm
 from federation.saml_logout import SingleLogout
 from federation.settings import (
     DEFAULT_RELEASE,
+    ServiceProvider,
     Settings,
     config_dir,
     read_aggregate_releases,
@@ -174,6 +175,16 @@ class LiveRegistry:
     @property
     def logout_url(self) -> str:
         return self._current.saml.logout_url
+
+    @property
+    def server(self) -> Any:
+        """The pysaml2 Server of the registry in service (for a caller that needs one message)."""
+        return self.current().saml.server
+
+    @property
+    def providers(self) -> Mapping[str, ServiceProvider]:
+        """The SPs in service now, by entity ID, with their release."""
+        return self.current().saml.providers
 
     def parse_redirect_request(self, args: Mapping[str, str], now: dt.datetime) -> AuthenticationRequest:
         return self.current().saml.parse_redirect_request(args, now)
