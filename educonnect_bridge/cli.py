@@ -8,7 +8,6 @@ above them: nothing below imports it.
 from __future__ import annotations
 
 import os
-import shutil
 import tomllib
 from pathlib import Path
 
@@ -141,18 +140,55 @@ def sp() -> None:
     help=f"Attribute released to this SP (repeatable; default: {', '.join(DEFAULT_RELEASE)}).",
 )
 def sp_add(metadata_file: Path, name: str | None, attributes: tuple[str, ...]) -> None:
-    """Register an ENT from its SAML metadata (restart the IdP afterwards)."""
+    """Register an ENT from its SAML metadata (every IdP worker serves it within seconds)."""
     from federation.saml import entity_ids_of
 
     entity_ids = entity_ids_of(metadata_file)
     directory = _sp_directory()
     directory.mkdir(parents=True, exist_ok=True)
     stem = name or metadata_file.stem
-    shutil.copyfile(metadata_file, directory / f"{stem}.xml")
+    # The release first: a worker that sees the new metadata sees its release with it, never the
+    # default for a moment. Each file appears whole (os.replace): the workers read the directory.
     if attributes:
         quoted = ", ".join(f'"{a}"' for a in attributes)
-        (directory / f"{stem}.toml").write_text(f"attributes = [{quoted}]\n")
-    click.echo(f"{', '.join(entity_ids)} enregistré dans {directory}; redémarrez l'IdP")
+        _replace_file(directory / f"{stem}.toml", f"attributes = [{quoted}]\n".encode())
+    _replace_file(directory / f"{stem}.xml", metadata_file.read_bytes())
+    click.echo(
+        f"{', '.join(entity_ids)} enregistré dans {directory} ; "
+        "l'IdP le sert sans redémarrage (chaque processus relit le répertoire toutes les quelques secondes)"
+    )
+
+
+@sp.command("refresh")
+def sp_refresh() -> None:
+    """Fetch the signed metadata aggregate ([sp_aggregate] of idp.toml) now and check it."""
+    from saml2.attribute_converter import ac_factory
+
+    from federation import metadata_aggregate
+    from federation.saml import ATTRIBUTE_MAP_DIR
+    from federation.saml_backend import tested_backend
+    from idp.services import utc_now
+    from idp.sp_registry import registry_settings
+
+    settings = _settings("idp")
+    try:
+        aggregate = registry_settings(settings).aggregate
+    except ConfigurationError as exc:
+        raise click.ClickException(f"configuration invalide : {exc}") from exc
+    if aggregate is None:
+        raise click.ClickException("aucun agrégat de métadonnées configuré ([sp_aggregate] dans idp.toml)")
+    outcome = metadata_aggregate.refresh(
+        aggregate, tested_backend(settings.crypto_backend), ac_factory(ATTRIBUTE_MAP_DIR), utc_now()
+    )
+    if not outcome.is_good:
+        raise click.ClickException(outcome.message)
+    click.echo(f"{outcome.message} ; l'IdP le sert sans redémarrage")
+
+
+def _replace_file(target: Path, data: bytes) -> None:
+    tmp = target.with_name(f".{target.name}.tmp")  # not *.xml / *.toml: the IdP ignores it
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
 
 
 def _sp_directory() -> Path:

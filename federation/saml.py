@@ -86,7 +86,7 @@ def build_config(
         "xmlsec_binary": _xmlsec_binary(),
         "delete_tmpfiles": True,
     }
-    if metadata_files:
+    if metadata_files is not None:  # an empty list: a metadata store with no source yet
         config_dict["metadata"] = {"local": [str(p) for p in metadata_files]}
     # IdPConfig / SPConfig set the context that Config.getattr reads the service block from; a
     # bare Config() reads nothing there and silently falls back to SHA-1.

@@ -123,7 +123,10 @@ class Settings:
     admission: AdmissionSettings
     # Peers' metadata: the ENT and ATEN read the IdP's, the IdP reads the SPs' and ATEN's.
     peer_metadata: tuple[Path, ...]
+    # The IdP's ``[[service_providers]]`` entries; the SP directory's are read (and read again
+    # while the IdP runs) by ``read_service_provider_directory``.
     service_providers: tuple[ServiceProvider, ...] = ()
+    service_providers_dir: Path | None = None
     # ATEN's entity ID: the ENT names it in <samlp:Scoping> to ask for the transition, the IdP
     # sends its own AuthnRequest there.
     aten_entity_id: str | None = None
@@ -250,6 +253,7 @@ def build_settings(
         admission=reader.admission(),
         peer_metadata=tuple(reader.path_list("peer_metadata")),
         service_providers=tuple(reader.service_providers()) if service == "idp" else (),
+        service_providers_dir=reader.optional_path("service_providers_dir") if service == "idp" else None,
         aten_entity_id=_aten_entity_id(reader, env),
         portal_url=_portal_url(reader, service, is_demo),
         protocol=protocol,
@@ -485,29 +489,64 @@ class _Reader:
         return EntDirectoryFiles(establishments=csv_file("establishments"), pupils=csv_file("pupils"))
 
     def service_providers(self) -> list[ServiceProvider]:
-        """Explicit ``[[service_providers]]`` entries plus every ``*.xml`` of the SP directory.
-
-        An ENT operator registers an SP by dropping its metadata (and optionally a ``.toml``
-        beside it with ``attributes = [...]``) into that directory: no code change.
-        """
+        """The explicit ``[[service_providers]]`` entries (the SP directory is read apart)."""
         providers = []
         for entry in self.data.get("service_providers", []):
             if not isinstance(entry, dict) or "metadata" not in entry:
                 raise ConfigurationError(f"{self.service}.service_providers: 'metadata' manquant")
-            providers.append(self._provider(self._resolve(entry["metadata"]), entry))
-        directory = self.optional_text("service_providers_dir")
-        if directory:
-            for xml in sorted(self._resolve(directory).glob("*.xml")):
-                release: dict[str, Any] = {}
-                sidecar = xml.with_suffix(".toml")
-                if sidecar.exists():
-                    with sidecar.open("rb") as fh:
-                        release = tomllib.load(fh)
-                providers.append(self._provider(xml, release))
+            providers.append(service_provider(self._resolve(entry["metadata"]), entry))
         return providers
 
-    def _provider(self, metadata: Path, entry: Mapping[str, Any]) -> ServiceProvider:
-        attributes = entry.get("attributes", list(DEFAULT_RELEASE))
-        if not isinstance(attributes, list) or not all(isinstance(a, str) for a in attributes):
-            raise ConfigurationError(f"{metadata}: 'attributes' doit être une liste de noms")
-        return ServiceProvider(metadata=metadata, attributes=tuple(attributes))
+    def optional_path(self, key: str) -> Path | None:
+        value = self.optional_text(key)
+        return self._resolve(value) if value else None
+
+
+def read_service_provider_directory(directory: Path) -> list[ServiceProvider]:
+    """Every ``NAME.xml`` of the SP directory, released what ``NAME.toml`` beside it lists.
+
+    An ENT operator registers an SP by dropping its metadata (and optionally a ``.toml`` beside
+    it with ``attributes = [...]``) into that directory: no code change, no restart (the IdP
+    reads it again when it changes, ``idp/sp_registry.py``).
+    """
+    providers = []
+    for xml in sorted(directory.glob("*.xml")):
+        release: dict[str, Any] = {}
+        sidecar = xml.with_suffix(".toml")
+        if sidecar.exists():
+            try:
+                with sidecar.open("rb") as fh:
+                    release = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigurationError(f"{sidecar}: TOML invalide ({exc})") from exc
+        providers.append(service_provider(xml, release))
+    return providers
+
+
+def read_aggregate_releases(directory: Path) -> dict[str, tuple[str, ...]]:
+    """Releases for SPs of the metadata aggregate: a ``NAME.toml`` with no ``NAME.xml`` beside it
+    that names its SP, ``entity_id = "..."``, with ``attributes = [...]``. One naming no SP (left
+    behind by a removed ``NAME.xml``) releases nothing to anyone."""
+    releases: dict[str, tuple[str, ...]] = {}
+    for sidecar in sorted(directory.glob("*.toml")):
+        if sidecar.with_suffix(".xml").exists():
+            continue
+        try:
+            with sidecar.open("rb") as fh:
+                entry = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"{sidecar}: TOML invalide ({exc})") from exc
+        entity_id = entry.get("entity_id")
+        if entity_id is None:
+            continue
+        if not isinstance(entity_id, str) or not entity_id or "attributes" not in entry:
+            raise ConfigurationError(f"{sidecar}: 'entity_id' (texte) et 'attributes' sont nécessaires")
+        releases[entity_id] = service_provider(sidecar, entry).attributes
+    return releases
+
+
+def service_provider(metadata: Path, entry: Mapping[str, Any]) -> ServiceProvider:
+    attributes = entry.get("attributes", list(DEFAULT_RELEASE))
+    if not isinstance(attributes, list) or not all(isinstance(a, str) for a in attributes):
+        raise ConfigurationError(f"{metadata}: 'attributes' doit être une liste de noms")
+    return ServiceProvider(metadata=metadata, attributes=tuple(attributes))

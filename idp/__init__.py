@@ -34,6 +34,7 @@ from idp.saml_idp import SLO_PATH, SamlIdentityProvider
 from idp.saml_sp_aten import AtenClient
 from idp.services import EXTENSION, IdpServices, utc_now
 from idp.single_logout import SessionAuthority
+from idp.sp_registry import LiveRegistry, registry_settings
 from idp.storage.sql_accounts import SqlAccountRepository, new_account_id
 from idp.storage.sql_registry import SqlRegistryRepository
 from idp.storage.sql_release import SqlReleaseReader
@@ -53,20 +54,23 @@ def create_app(settings: Settings | None = None, *, logout_poster: LogoutPoster 
     accounts = SqlAccountRepository(sessions, request_connections)
     release = SqlReleaseReader(sessions, request_connections)
     children = ChildAttachment(SqlRegistryRepository(sessions, request_connections))
-    saml = SamlIdentityProvider(settings)
-    check_crypto_backend(saml.server, settings)
     aten = AtenClient(settings)
     check_crypto_backend(aten.client, settings)
     store = get_store(app)
-    saml_logout = SingleLogout(
-        saml.server,
-        saml.providers,
-        peer_type="spsso",
-        endpoint_url=settings.base_url + SLO_PATH,
-        skew=dt.timedelta(seconds=settings.clock_skew_seconds),
-        store=store,
-        replay_ttl_seconds=settings.pending_request_ttl_seconds,
-    )
+
+    def single_logout(registry: SamlIdentityProvider) -> SingleLogout:
+        return SingleLogout(
+            registry.server,
+            registry.providers,
+            peer_type="spsso",
+            endpoint_url=settings.base_url + SLO_PATH,
+            skew=dt.timedelta(seconds=settings.clock_skew_seconds),
+            store=store,
+            replay_ttl_seconds=settings.pending_request_ttl_seconds,
+        )
+
+    # The SPs: rebuilt while the IdP runs when `sp add`, a release or the aggregate changes.
+    saml = LiveRegistry(settings, registry_settings(settings), single_logout)
     # Clients and keys are read now: a bad file stops the start.
     oidc = OidcProvider(settings, release, accounts, store, logout_url=saml.logout_url)
     app.extensions[EXTENSION] = IdpServices(
@@ -93,7 +97,7 @@ def create_app(settings: Settings | None = None, *, logout_poster: LogoutPoster 
         oidc=oidc,
         logout=SessionAuthority(
             store,
-            saml_logout,
+            saml.single_logout,
             saml.entity_id,
             index_ttl_seconds=max(settings.session_ttl_seconds, INDEX_TTL_SECONDS),
             clients=ClientLogout(oidc, logout_poster or UrllibLogoutPoster(), time.time),

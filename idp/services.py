@@ -25,9 +25,9 @@ from idp.domain.parent_release import PairwiseSubjects, ReleaseReader
 from idp.domain.transition import TransitionService
 from idp.oidc.provider import OidcProvider
 from idp.repeated_confirmation import ConfirmationNotes
-from idp.saml_idp import SamlIdentityProvider
 from idp.saml_sp_aten import AtenClient
 from idp.single_logout import SessionAuthority
+from idp.sp_registry import LiveRegistry
 
 EXTENSION = "idp"
 
@@ -51,7 +51,7 @@ class IdpServices:
     transition: TransitionService
     children: ChildAttachment
     continuation: Continuation  # the steps due before any answer, then the answer
-    saml: SamlIdentityProvider
+    saml: LiveRegistry  # the SPs in service now (idp/sp_registry.py)
     authn_requests: AuthnRequestsOnce  # each ENT AuthnRequest: one browser, one answer
     aten: AtenClient
     aten_requests: PendingRequests  # this browser's AuthnRequests to ATEN (parcours de transition)

@@ -115,18 +115,23 @@ class SessionAuthority:
     def __init__(
         self,
         store: KeyValueStore,
-        saml: SingleLogout,
+        saml: Callable[[], SingleLogout],
         entity_id: str,
         index_ttl_seconds: int,
         clients: ClientNotifier | None = None,
         new_token: Callable[[], str] = lambda: secrets.token_urlsafe(24),
     ) -> None:
         self.store = store
-        self.saml = saml
+        self._saml = saml
         self.entity_id = entity_id
         self.index_ttl = index_ttl_seconds
         self.clients: ClientNotifier = clients or NoClients()
         self.new_token = new_token
+
+    @property
+    def saml(self) -> SingleLogout:
+        """The Single Logout of the SP registry in service now (``idp/sp_registry.py``)."""
+        return self._saml()
 
     # --- sign-in side ----------------------------------------------------------------------------
 
@@ -206,7 +211,8 @@ class SessionAuthority:
         return LogoutInProgress(logout_id, tuple(frames))
 
     def _saml_request(self, participant: Participant, logout_id: str) -> OutgoingMessage | None:
-        if self.saml.peer_endpoint(participant.peer) is None:
+        saml = self.saml  # one registry for the whole message
+        if saml.peer_endpoint(participant.peer) is None:
             return None  # an SP without SingleLogoutService: nothing to send
         subject = SessionSubject(
             name_id=participant.subject,
@@ -215,7 +221,7 @@ class SessionAuthority:
             name_qualifier=self.entity_id,
             sp_name_qualifier=participant.peer,
         )
-        outgoing = self.saml.request(participant.peer, subject)
+        outgoing = saml.request(participant.peer, subject)
         record = {
             "logout": logout_id,
             "peer": participant.peer,

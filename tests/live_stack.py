@@ -108,16 +108,20 @@ def live_stack(
     extra_env: Mapping[str, str] | None = None,
     serve_options: Sequence[str] = (),
     before_serve: Callable[[Mapping[str, str]], None] | None = None,
+    idp_toml: str = "",
 ) -> Iterator[LiveStack]:
     """Prepare the demo under ``root`` (``demo --no-serve --protocol …``: with ``oidc`` the ENT
     signs parents in as an OpenID Connect client), start the three services (``extra_env`` added
     to their environment, e.g. behind a proxy; ``serve_options`` added to each ``serve``, e.g.
-    ``--workers 2``), stop them on exit. ``before_serve`` is called with the services' environment
-    once the demo is prepared, before they start: to run an operator's command such as
-    ``oidc client add``, which takes effect at the next start."""
+    ``--workers 2``; ``idp_toml``: keys put first in ÉduConnect's configuration file), stop them on
+    exit. ``before_serve`` is called with the services' environment once the demo is prepared,
+    before they start: to run an operator's command such as ``oidc client add``, which takes
+    effect at the next start."""
     ports = {"ent": free_port(), "idp": free_port(), "aten": free_port()}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     config = _write_config(root, urls)
+    if idp_toml:  # before the file's tables: top-level keys (dotted ones for a table)
+        (config / "idp.toml").write_text(f"{idp_toml}\n" + (config / "idp.toml").read_text())
     if protocol == "oidc":
         with (config / "ent.toml").open("a") as fh:
             fh.write(f'\n[oidc]\nissuer = "{urls["idp"]}"\nclient_id = "ent-demo"\n')

@@ -8,7 +8,7 @@ import pytest
 
 from federation.errors import ConfigurationError
 from federation.login_throttle import BrakeLimits
-from federation.settings import build_settings, load_settings
+from federation.settings import build_settings, load_settings, read_service_provider_directory
 
 ROOT = Path("/srv/educonnect")
 GOOD = {
@@ -108,7 +108,8 @@ def test_service_provider_directory_registers_metadata_with_its_release(tmp_path
     (sp_dir / "lycee.toml").write_text('attributes = ["sn"]\n')
     (sp_dir / "college.xml").write_text("<md/>")
     settings = build_settings("idp", {**GOOD, "service_providers_dir": str(sp_dir)}, {}, tmp_path)
-    releases = {p.metadata.name: p.attributes for p in settings.service_providers}
+    assert settings.service_providers_dir == sp_dir
+    releases = {p.metadata.name: p.attributes for p in read_service_provider_directory(sp_dir)}
     assert releases["lycee.xml"] == ("sn",)
     assert "FrEduCtId" in releases["college.xml"]
 
