@@ -10,7 +10,7 @@ import datetime as dt
 
 from federation.attribute_converters import name_matched
 from federation.errors import ConfigurationError
-from federation.saml import build_config, metadata_xml
+from federation.saml import build_config, published_metadata
 from federation.saml_backend import encrypts_with_aes_gcm
 from federation.saml_idp import (
     AuthenticationRequest,
@@ -49,4 +49,9 @@ class AtenIdentityProvider(IdentityProviderCore):
             can_encrypt=encrypts_with_aes_gcm(settings.crypto_backend),
         )
         self.service_providers = service_providers
-        self.metadata = metadata_xml(config)
+        self.published_metadata = published_metadata(config, settings)
+
+    @property
+    def metadata(self) -> str:
+        """ATEN's IdP metadata, signed (served at /saml/metadata)."""
+        return self.published_metadata.document()
