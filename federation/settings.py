@@ -83,8 +83,8 @@ class ContactPerson:
     email: str
 
 
-# Who signs a service's metadata and what it says about the organisation by default (the demo's
-# values; a federation operator asks each deployment for its own, README « SAML metadata »).
+# The organisation a service's metadata names by default (the demo's; a federation operator asks
+# each deployment for its own, README « SAML metadata »).
 DEFAULT_ORGANIZATIONS = {"idp": "ÉduConnect", "ent": "Services en ligne", "aten": "ATEN"}
 
 

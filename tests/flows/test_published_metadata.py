@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
-from importlib.resources import files
 from pathlib import Path
 
 import pytest
-import saml2.data.schemas
 import xmlschema
 from lxml import etree
 from saml2.xmldsig import SIG_RSA_SHA1, SIG_RSA_SHA224, SIG_RSA_SHA256, SIG_RSA_SHA384, SIG_RSA_SHA512
@@ -30,6 +28,7 @@ from sp_ent.saml_sp import ent_saml_client
 from tests.browser import Browser, page_text
 from tests.conftest import Deployment
 from tests.flows.saml_steps import add_parent, crafted_request_url, response_page, saml_response_xml
+from tests.metadata_schema import metadata_schema as oasis_metadata_schema
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 ALG = "urn:oasis:names:tc:SAML:metadata:algsupport"
@@ -41,23 +40,7 @@ DOCUMENTS = {"idp.xml": "idp", "idp-sp.xml": "idp", "ent.xml": "ent", "aten.xml"
 
 @pytest.fixture(scope="module")
 def metadata_schema() -> xmlschema.XMLSchema:
-    """The OASIS metadata schema and those it imports, from pysaml2's package data only."""
-    schemas = files(saml2.data.schemas)
-    locations = {
-        "http://www.w3.org/XML/1998/namespace": "xml.xsd",
-        XENC: "xenc-schema.xsd",
-        "http://www.w3.org/2009/xmlenc11#": "xenc-schema-11.xsd",
-        DS: "xmldsig-core-schema.xsd",
-        "urn:oasis:names:tc:SAML:2.0:assertion": "saml-schema-assertion-2.0.xsd",
-        MD: "saml-schema-metadata-2.0.xsd",
-        ALG: "sstc-saml-metadata-algsupport-v1.0.xsd",
-    }
-    return xmlschema.XMLSchema(
-        str(schemas.joinpath(locations[MD])),
-        locations={ns: str(schemas.joinpath(name)) for ns, name in locations.items()},
-        allow="sandbox",
-        use_fallback=False,
-    )
+    return oasis_metadata_schema()
 
 
 @pytest.mark.parametrize("backend", CRYPTO_BACKENDS)
