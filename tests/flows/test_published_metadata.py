@@ -181,6 +181,26 @@ def test_an_ent_refuses_idp_metadata_past_its_valid_until(deployment, tmp_path):
     assert client.idp_entity_id == "https://idp.test/saml/metadata"  # control
 
 
+def test_aten_refuses_sp_metadata_past_its_valid_until(deployment, tmp_path):
+    from aten_adapter.saml_idp import AtenIdentityProvider
+    from idp.saml_sp_aten import aten_sp_role
+
+    settings = deployment.settings("idp", "sqlite://", None, peer_metadata=[], service_providers=[])
+    role = aten_sp_role(settings)
+    config = build_config(settings, role.services(), entity_id=role.entity_id, name=role.name)
+    stale = tmp_path / "idp-sp.xml"
+    stale.write_text(metadata_xml(config, settings, dt.datetime.now(dt.UTC) - dt.timedelta(days=11)))
+    with pytest.raises(ConfigurationError, match=r"https://idp\.test/saml/sp/metadata .* validUntil"):
+        AtenIdentityProvider(
+            deployment.settings("aten", "sqlite://", None, peer_metadata=[str(stale)]), "ATEN"
+        )
+    stale.write_text(metadata_xml(config, settings))
+    aten = AtenIdentityProvider(
+        deployment.settings("aten", "sqlite://", None, peer_metadata=[str(stale)]), "ATEN"
+    )
+    assert aten.service_providers == {"https://idp.test/saml/sp/metadata"}  # control
+
+
 def advertised(document: str, tag: str) -> list[str]:
     root = etree.fromstring(document.encode())
     return [e.get("Algorithm") for e in root.find(f"{{{MD}}}Extensions").iter(f"{{{ALG}}}{tag}")]
