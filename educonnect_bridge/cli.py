@@ -99,16 +99,12 @@ def saml_keys() -> None:
     """SAML signing and encryption keys: announce the next ones, switch to them, retire the old ones."""
 
 
-def _key_uses(
-    use: str | None, pending: str | None = None, service: str = "", certs_dir: Path = Path()
-) -> tuple[str, ...]:
-    """``--use``, or every SAML use; with ``pending`` (next, previous) the uses that have such a
-    key (the first use when none has: its error names the step to take)."""
+def _pending_uses(certs_dir: Path, service: str, use: str | None, generation: str) -> tuple[str, ...]:
+    """``--use``, or the SAML uses that have a ``generation`` key (next, previous); the first use
+    when none has one, so that its error names the step to take."""
     if use:
         return (use,)
-    if pending is None:
-        return SAML_USES
-    uses = tuple(u for u in SAML_USES if key_pair(certs_dir, service, u, pending).exists())
+    uses = tuple(u for u in SAML_USES if key_pair(certs_dir, service, u, generation).exists())
     return uses or SAML_USES[:1]
 
 
@@ -128,7 +124,8 @@ def saml_keys_next(service: ServiceName, use: str | None, force: bool) -> None:
     """Generate the next keys: published in the metadata beside the current ones, not used yet."""
     certs_dir = configured_certs_dir()
     try:
-        written = [announce_next_key(certs_dir, service, u, force=force) for u in _key_uses(use)]
+        uses = (use,) if use else SAML_USES
+        written = [announce_next_key(certs_dir, service, u, force=force) for u in uses]
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc
     for pair in written:
@@ -146,7 +143,7 @@ def saml_keys_rotate(service: ServiceName, use: str | None) -> None:
     """Sign with the next keys (and have peers encrypt to them); the old ones stay published."""
     certs_dir = configured_certs_dir()
     try:
-        uses = _key_uses(use, "next", service, certs_dir)
+        uses = _pending_uses(certs_dir, service, use, "next")
         switched = [switch_to_next_key(certs_dir, service, u) for u in uses]
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -165,7 +162,7 @@ def saml_keys_retire(service: ServiceName, use: str | None) -> None:
     """Delete the previous keys: no longer published, no longer accepted or decrypting."""
     certs_dir = configured_certs_dir()
     try:
-        uses = _key_uses(use, "previous", service, certs_dir)
+        uses = _pending_uses(certs_dir, service, use, "previous")
         retired = [retire_previous_key(certs_dir, service, u) for u in uses]
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc
