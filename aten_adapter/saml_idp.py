@@ -10,7 +10,7 @@ import datetime as dt
 
 from federation.attribute_converters import name_matched
 from federation.errors import ConfigurationError
-from federation.saml import build_config, metadata_xml
+from federation.saml import build_config, expired_entities, published_metadata
 from federation.saml_backend import encrypts_with_aes_gcm
 from federation.saml_idp import (
     AuthenticationRequest,
@@ -41,7 +41,10 @@ class AtenIdentityProvider(IdentityProviderCore):
         metadata = server.metadata  # None without any peer metadata file
         service_providers = frozenset(metadata.service_providers() if metadata else ())
         if not service_providers and not settings.is_demo:
-            raise ConfigurationError("aten.peer_metadata: métadonnées du SP ÉduConnect manquantes")
+            # pysaml2 drops an SP whose metadata is past its validUntil: say so rather than "missing".
+            expired = expired_entities(metadata) if metadata else {}
+            detail = "; ".join(expired.values()) or "métadonnées du SP ÉduConnect manquantes"
+            raise ConfigurationError(f"aten.peer_metadata: {detail}")
         super().__init__(
             server,
             service_providers,
@@ -49,4 +52,9 @@ class AtenIdentityProvider(IdentityProviderCore):
             can_encrypt=encrypts_with_aes_gcm(settings.crypto_backend),
         )
         self.service_providers = service_providers
-        self.metadata = metadata_xml(config)
+        self.published_metadata = published_metadata(config, settings)
+
+    @property
+    def metadata(self) -> str:
+        """ATEN's IdP metadata, signed (served at /saml/metadata)."""
+        return self.published_metadata.document()

@@ -16,8 +16,17 @@ import click
 from educonnect_bridge.composition import create_service_app, own_metadata
 from educonnect_bridge.demo import DEMO_PORTS, register_demo_client, run_all
 from federation.errors import ConfigurationError
-from federation.keys import generate_service_keys
+from federation.keys import (
+    SAML_USES,
+    announce_next_key,
+    generate_service_keys,
+    key_pair,
+    metadata_signing_pair,
+    retire_previous_key,
+    switch_to_next_key,
+)
 from federation.settings import DEFAULT_RELEASE, SERVICES, ServiceName, Settings, load_settings
+from idp.oidc.cli import certs_dir as configured_certs_dir
 from idp.oidc.cli import oidc
 from idp.registry_cli import registry
 
@@ -73,6 +82,92 @@ def metadata_export(services: tuple[ServiceName, ...], output_dir: Path | None) 
         for name, xml in own_metadata(settings).items():
             (target_dir / name).write_text(xml)
             click.echo(f"{target_dir / name}")
+        # The certificate the federation operator pins to check these documents' signature.
+        certificate = target_dir / f"{service}-metadata-signing.crt"
+        shutil.copyfile(metadata_signing_pair(settings.certs_dir, service).cert_file, certificate)
+        click.echo(f"{certificate}")
+
+
+@main.group()
+def saml() -> None:
+    """SAML: key rollover."""
+
+
+@saml.group("keys")
+def saml_keys() -> None:
+    """SAML signing and encryption keys: announce the next ones, switch to them, retire the old ones."""
+
+
+def _pending_uses(certs_dir: Path, service: str, use: str | None, generation: str) -> tuple[str, ...]:
+    """``--use``, or the SAML uses that have a ``generation`` key (next, previous); the first use
+    when none has one, so that its error names the step to take."""
+    if use:
+        return (use,)
+    uses = tuple(u for u in SAML_USES if key_pair(certs_dir, service, u, generation).exists())
+    return uses or SAML_USES[:1]
+
+
+_SERVICE_OPTION = click.option(
+    "--service", "service", type=SERVICE_CHOICE, required=True, help="Whose keys: idp, ent or aten."
+)
+_USE_OPTION = click.option(
+    "--use", type=click.Choice(SAML_USES), default=None, help="Default: signing and encryption."
+)
+
+
+@saml_keys.command("next")
+@_SERVICE_OPTION
+@_USE_OPTION
+@click.option("--force", is_flag=True, help="Replace next keys already announced.")
+def saml_keys_next(service: ServiceName, use: str | None, force: bool) -> None:
+    """Generate the next keys: published in the metadata beside the current ones, not used yet."""
+    certs_dir = configured_certs_dir()
+    try:
+        uses = (use,) if use else SAML_USES
+        written = [announce_next_key(certs_dir, service, u, force=force) for u in uses]
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for pair in written:
+        click.echo(f"clé suivante annoncée : {pair.cert_file}")
+    click.echo(
+        f"exportez les métadonnées (« metadata export {service} ») et redémarrez {service} ; "
+        "quand les partenaires ont rafraîchi leur copie, lancez « saml keys rotate »"
+    )
+
+
+@saml_keys.command("rotate")
+@_SERVICE_OPTION
+@_USE_OPTION
+def saml_keys_rotate(service: ServiceName, use: str | None) -> None:
+    """Sign with the next keys (and have peers encrypt to them); the old ones stay published."""
+    certs_dir = configured_certs_dir()
+    try:
+        uses = _pending_uses(certs_dir, service, use, "next")
+        switched = [switch_to_next_key(certs_dir, service, u) for u in uses]
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for pair in switched:
+        click.echo(f"clé en service : {pair.cert_file}")
+    click.echo(
+        f"exportez les métadonnées et redémarrez {service} ; l'ancienne clé reste publiée "
+        "jusqu'à « saml keys retire »"
+    )
+
+
+@saml_keys.command("retire")
+@_SERVICE_OPTION
+@_USE_OPTION
+def saml_keys_retire(service: ServiceName, use: str | None) -> None:
+    """Delete the previous keys: no longer published, no longer accepted or decrypting."""
+    certs_dir = configured_certs_dir()
+    try:
+        uses = _pending_uses(certs_dir, service, use, "previous")
+        retired = [retire_previous_key(certs_dir, service, u) for u in uses]
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for pair in retired:
+        click.echo(f"ancienne clé retirée : {pair.cert_file}")
+    click.echo(f"exportez les métadonnées et redémarrez {service}")
 
 
 @main.group()

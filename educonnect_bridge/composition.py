@@ -32,15 +32,15 @@ def own_metadata(settings: Settings) -> dict[str, str]:
     if settings.service == "ent":
         from sp_ent.saml_sp import sp_services
 
-        return {"ent.xml": metadata_xml(build_config(settings, sp_services(settings)))}
+        return {"ent.xml": metadata_xml(build_config(settings, sp_services(settings)), settings)}
     if settings.service == "aten":
         from aten_adapter.saml_idp import aten_services
 
-        return {"aten.xml": metadata_xml(build_config(settings, aten_services(settings, "ATEN")))}
+        return {"aten.xml": metadata_xml(build_config(settings, aten_services(settings, "ATEN")), settings)}
     from idp.saml_idp import idp_services
     from idp.saml_sp_aten import aten_sp_metadata
 
     return {
-        "idp.xml": metadata_xml(build_config(settings, idp_services(settings))),
+        "idp.xml": metadata_xml(build_config(settings, idp_services(settings)), settings),
         "idp-sp.xml": aten_sp_metadata(settings),
     }

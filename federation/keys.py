@@ -1,9 +1,16 @@
 """Key pairs and self-signed certificates of each service (generated into ``certs/``).
 
-Each service has a signing pair and an encryption pair. Private keys are written 0600 and never
-committed (``certs/.gitignore``). ``next`` pairs can be generated ahead of a rollover: metadata
-then publishes them before they sign. The IdP also has one OpenID Connect signing pair per ID
-token algorithm (RS256, ES256), published in its JWKS.
+Each service has a SAML signing pair, a SAML encryption pair and a metadata-signing pair (the
+one that signs its published metadata, whose certificate the federation operator pins). Private
+keys are written 0600 and never committed (``certs/.gitignore``). The IdP also has one OpenID
+Connect signing pair per ID token algorithm (RS256, ES256), published in its JWKS.
+
+SAML key rollover (DESIGN §5), per service and use, in three commands: :func:`announce_next_key`
+writes ``<service>-<use>-next``, which metadata publishes beside the current key while nothing
+signs with it (nor encrypts to it: peers take the first encryption key); :func:`switch_to_next_key`
+makes it current and keeps the old one as ``-previous``, still published and still decrypting;
+:func:`retire_previous_key` deletes the old one. :func:`published_pairs` is what metadata lists and
+what decryption tries, the current pair first.
 """
 
 from __future__ import annotations
@@ -19,7 +26,12 @@ from cryptography.x509.oid import NameOID
 
 from federation.errors import ConfigurationError
 
-USES = ("signing", "encryption")
+SAML_USES = ("signing", "encryption")
+METADATA_USE = "metadata"
+USES = (*SAML_USES, METADATA_USE)
+# The current pair first: it signs, and peers encrypt to the first encryption key they read.
+GENERATIONS = ("current", "next", "previous")
+_USE_NAMES = {"signing": "de signature", "encryption": "de chiffrement"}
 # ID token signing keys of the IdP (OpenID Connect Core §10.1), one pair per JWS algorithm.
 OIDC_SIGNING_ALGS = ("RS256", "ES256")
 
@@ -49,6 +61,77 @@ def require_key_pair(certs_dir: Path, service: str, use: str) -> KeyPair:
             f"{pair.key_file} ou {pair.cert_file} absent : lancez « educonnect-bridge certs generate »"
         )
     return pair
+
+
+def metadata_signing_pair(certs_dir: Path, service: str) -> KeyPair:
+    """``idp-metadata.key``…: signs the service's metadata documents, nothing else."""
+    return key_pair(certs_dir, service, METADATA_USE)
+
+
+def published_pairs(certs_dir: Path, service: str, use: str) -> tuple[KeyPair, ...]:
+    """The pairs of one SAML use that exist, current first, then next and previous: what the
+    metadata publishes and, for encryption, every key decryption tries during a rollover."""
+    pairs = (key_pair(certs_dir, service, use, generation) for generation in GENERATIONS)
+    return tuple(pair for pair in pairs if pair.exists())
+
+
+def announce_next_key(certs_dir: Path, service: str, use: str, force: bool = False) -> KeyPair:
+    """Write ``<service>-<use>-next``: published by metadata at the next restart, not yet used."""
+    _check_saml_use(use)
+    require_key_pair(certs_dir, service, use)
+    upcoming = key_pair(certs_dir, service, use, "next")
+    if upcoming.exists() and not force:
+        raise ConfigurationError(
+            f"la clé {_USE_NAMES[use]} suivante de {service} est déjà annoncée ({upcoming.cert_file}) ; "
+            "basculez dessus avec « saml keys rotate » ou remplacez-la avec --force"
+        )
+    generate_key_pair(upcoming, f"{service} {use} next")
+    return upcoming
+
+
+def switch_to_next_key(certs_dir: Path, service: str, use: str) -> KeyPair:
+    """previous ← current ← next: the announced key signs (or is encrypted to) from the next
+    restart; the old one stays published and decrypting until :func:`retire_previous_key`."""
+    _check_saml_use(use)
+    current, upcoming, previous = (key_pair(certs_dir, service, use, g) for g in GENERATIONS)
+    if not upcoming.exists():
+        raise ConfigurationError(
+            f"aucune clé {_USE_NAMES[use]} suivante pour {service} : annoncez-la d'abord avec "
+            f"« educonnect-bridge saml keys next --service {service} »"
+        )
+    if previous.exists():
+        raise ConfigurationError(
+            f"l'ancienne clé {_USE_NAMES[use]} de {service} n'est pas encore retirée "
+            f"({previous.cert_file}) : lancez d'abord "
+            f"« educonnect-bridge saml keys retire --service {service} »"
+        )
+    _move(current, previous)
+    _move(upcoming, current)
+    return current
+
+
+def retire_previous_key(certs_dir: Path, service: str, use: str) -> KeyPair:
+    """Delete ``<service>-<use>-previous``: no longer published, no longer decrypting."""
+    _check_saml_use(use)
+    previous = key_pair(certs_dir, service, use, "previous")
+    if not previous.exists():
+        raise ConfigurationError(
+            f"aucune ancienne clé {_USE_NAMES[use]} à retirer pour {service} : la rotation n'a pas eu lieu "
+            "ou l'ancienne clé est déjà retirée"
+        )
+    previous.key_file.unlink()
+    previous.cert_file.unlink()
+    return previous
+
+
+def _check_saml_use(use: str) -> None:
+    if use not in SAML_USES:
+        raise ConfigurationError(f"usage de clé {use!r} inconnu (attendu : {', '.join(SAML_USES)})")
+
+
+def _move(source: KeyPair, target: KeyPair) -> None:
+    source.key_file.replace(target.key_file)
+    source.cert_file.replace(target.cert_file)
 
 
 def oidc_signing_pair(certs_dir: Path, alg: str, generation: str = "current") -> KeyPair:
@@ -96,7 +179,8 @@ def generate_key_pair(
 
 
 def generate_service_keys(certs_dir: Path, services: tuple[str, ...], force: bool = False) -> list[KeyPair]:
-    """Generate the missing signing and encryption pairs; existing ones are kept unless ``force``."""
+    """Generate the missing signing, encryption and metadata-signing pairs; existing ones are kept
+    unless ``force``."""
     written = []
     for service in services:
         for use in USES:

@@ -7,20 +7,21 @@ always puts them there, and the tests check the produced XML, not this dict.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import Config, IdPConfig, SPConfig
-from saml2.metadata import entity_descriptor
 from saml2.saml import NAMEID_FORMAT_PERSISTENT
 from saml2.sigver import get_xmlsec_binary
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 from federation.errors import ConfigurationError
-from federation.keys import require_key_pair
+from federation.keys import metadata_signing_pair, published_pairs, require_key_pair
 from federation.saml_backend import encrypts_with_aes_gcm
-from federation.settings import Settings
+from federation.saml_metadata import MetadataPublication, PublishedMetadata, signed_metadata
+from federation.settings import Settings, metadata_settings
 
 ATTRIBUTE_MAP_DIR = str(Path(__file__).parent / "attributemaps")
 SIGNING_ALGORITHM = SIG_RSA_SHA256
@@ -35,6 +36,7 @@ __all__ = [
     "NAMEID_FORMAT_PERSISTENT",
     "build_config",
     "metadata_xml",
+    "published_metadata",
     "service_block",
 ]
 
@@ -58,7 +60,12 @@ def build_config(
 ) -> Config:
     """A pysaml2 :class:`Config` for this service's keys, the given peers and service blocks."""
     signing = require_key_pair(settings.certs_dir, settings.service, "signing")
-    encryption = require_key_pair(settings.certs_dir, settings.service, "encryption")
+    require_key_pair(settings.certs_dir, settings.service, "encryption")
+    # During a rollover (federation.keys) the next and previous pairs are published beside the
+    # current one; only the current one signs, and every encryption pair decrypts.
+    other_signing = published_pairs(settings.certs_dir, settings.service, "signing")[1:]
+    encryption = published_pairs(settings.certs_dir, settings.service, "encryption")
+    about = metadata_settings(settings)
     missing = [str(p) for p in metadata_files or [] if not p.exists()]
     if missing:
         raise ConfigurationError(
@@ -71,8 +78,22 @@ def build_config(
         "service": services,
         "key_file": str(signing.key_file),
         "cert_file": str(signing.cert_file),
+        "additional_cert_files": [str(pair.cert_file) for pair in other_signing],
         "encryption_keypairs": [
-            {"key_file": str(encryption.key_file), "cert_file": str(encryption.cert_file)}
+            {"key_file": str(pair.key_file), "cert_file": str(pair.cert_file)} for pair in encryption
+        ],
+        "organization": {
+            "name": [(about.organization_name, "fr")],
+            "display_name": [(about.organization_display_name, "fr")],
+            "url": [(about.organization_url, "fr")],
+        },
+        "contact_person": [
+            {
+                "contact_type": contact.contact_type,
+                "given_name": contact.name,
+                "email_address": [f"mailto:{contact.email}"],
+            }
+            for contact in about.contacts
         ],
         "attribute_map_dir": ATTRIBUTE_MAP_DIR,
         "allow_unknown_attributes": True,
@@ -95,9 +116,44 @@ def build_config(
     return config
 
 
-def metadata_xml(config: Config) -> str:
-    """Our own metadata document (EntityDescriptor), served at /saml/metadata."""
-    return str(entity_descriptor(config))
+def metadata_xml(config: Config, settings: Settings, now: dt.datetime | None = None) -> str:
+    """Our own metadata document (EntityDescriptor), signed with the metadata-signing key:
+    what ``metadata export`` writes and /saml/metadata serves (``federation.saml_metadata``)."""
+    return signed_metadata(config, publication(settings), now or dt.datetime.now(dt.UTC))
+
+
+def published_metadata(config: Config, settings: Settings) -> PublishedMetadata:
+    """The metadata a service serves, signed at start and again once its cacheDuration is over."""
+    return PublishedMetadata(config, publication(settings))
+
+
+def publication(settings: Settings) -> MetadataPublication:
+    about = metadata_settings(settings)
+    pair = metadata_signing_pair(settings.certs_dir, settings.service)
+    if not pair.exists():
+        raise ConfigurationError(
+            f"{pair.key_file} ou {pair.cert_file} absent (clé de signature des métadonnées) : "
+            "lancez « educonnect-bridge certs generate »"
+        )
+    return MetadataPublication(
+        signing_key=pair,
+        valid_for=dt.timedelta(days=about.valid_days),
+        cache_duration=dt.timedelta(hours=about.cache_duration_hours),
+        crypto_backend=settings.crypto_backend,
+    )
+
+
+def expired_entities(metadata: Any) -> dict[str, str]:
+    """Entity IDs that pysaml2's metadata store dropped for a past ``validUntil``, each with a
+    sentence for the operator."""
+    expired: dict[str, str] = {}
+    for source, loaded in getattr(metadata, "metadata", {}).items():
+        for entity_id in getattr(loaded, "to_old", []):
+            expired[entity_id] = (
+                f"les métadonnées de {entity_id} ({source}) ont dépassé leur validUntil : "
+                "récupérez-en une copie à jour"
+            )
+    return expired
 
 
 def entity_ids_of(metadata_file: Path) -> list[str]:

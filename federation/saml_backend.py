@@ -35,6 +35,7 @@ from federation.xml_security import (
     RSA_SHA256,
     CryptoSelfTestError,
     InProcessXmlSecBackend,
+    check_signed_element,
     parse_xml,
 )
 
@@ -62,14 +63,30 @@ def check_crypto_backend(entity: Any, settings: Settings) -> None:
     except CryptoSelfTestError as exc:
         name = f"{settings.service}.crypto_backend {settings.crypto_backend}"
         raise ConfigurationError(f"{name}: {exc}") from exc
-    if settings.crypto_backend != "xmlsec1":
-        install_backend(entity, backend)
+    install_backend(entity, backend)
+
+
+class ProfiledXmlSec1Backend(CryptoBackendXmlSec1):
+    """pysaml2's xmlsec1 backend, which first refuses what the in-process backend refuses.
+
+    xmlsec1 verifies whatever it knows (RSA-SHA1, MD5…); the profile check of
+    :func:`federation.xml_security.check_signed_element` (algorithms of
+    ``federation.algorithm_support``, one enveloped signature over the element, no wrapping) runs
+    before it, so both backends accept exactly what metadata advertises. The refusal is a
+    ``SignatureError``, which pysaml2 treats as « this key did not verify it ».
+    """
+
+    def validate_signature(
+        self, signedtext: Any, cert_file: str, cert_type: str, node_name: str, node_id: str | None
+    ) -> bool:
+        check_signed_element(parse_xml(signedtext), node_name, node_id)
+        return bool(super().validate_signature(signedtext, cert_file, cert_type, node_name, node_id))
 
 
 def make_crypto_backend(name: str) -> CryptoBackend:
-    """``"xmlsec1"``: pysaml2's forking backend; ``"inprocess"``: :class:`InProcessXmlSecBackend`."""
+    """``"xmlsec1"``: :class:`ProfiledXmlSec1Backend`; ``"inprocess"``: :class:`InProcessXmlSecBackend`."""
     if name == "xmlsec1":
-        return CryptoBackendXmlSec1(get_xmlsec_binary())
+        return ProfiledXmlSec1Backend(get_xmlsec_binary())
     if name == "inprocess":
         return InProcessXmlSecBackend()
     raise ValueError(f"unknown crypto backend {name!r} (expected 'xmlsec1' or 'inprocess')")

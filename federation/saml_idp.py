@@ -36,6 +36,7 @@ from saml2.server import Server
 from saml2.sigver import SignatureError, get_pem_wrapped_unwrapped, make_temp, pre_encryption_part
 from saml2.time_util import str_to_time
 
+from federation import algorithm_support
 from federation.errors import ClockSkew, ConfigurationError, ProtocolError, UnknownPartner
 from federation.saml import MAX_REDIRECT_MESSAGE_CHARS, service_block
 from federation.settings import Settings
@@ -51,13 +52,8 @@ from federation.xml_security import (
 )
 
 AUTHN_CONTEXT_CLASS = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
-ACCEPTED_SIGALGS = frozenset(
-    {
-        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-    }
-)
+# The HTTP-Redirect SigAlg values accepted: the signature algorithms metadata advertises.
+ACCEPTED_SIGALGS = frozenset(algorithm_support.SIGNATURE_ALGORITHMS)
 ACCEPTED_NAMEID_FORMATS = (None, NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_UNSPECIFIED)
 MAX_REQUEST_AGE = dt.timedelta(minutes=10)
 MAX_INFLATED_BYTES = 64 * 1024

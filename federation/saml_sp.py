@@ -11,13 +11,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
 from saml2.samlp import IDPEntry, IDPList, Scoping
 
 from federation.errors import ConfigurationError
-from federation.saml import SIGNING_ALGORITHM, build_config, metadata_xml, service_block
+from federation.saml import (
+    SIGNING_ALGORITHM,
+    build_config,
+    expired_entities,
+    metadata_xml,
+    published_metadata,
+    service_block,
+)
 from federation.saml_response import VerifiedAssertion, parse_strict_response
 from federation.settings import Settings
 
@@ -62,7 +70,8 @@ class OutgoingRequest:
 
 def sp_metadata(settings: Settings, role: SpRole) -> str:
     """The metadata the IdP registers for this role, from our keys alone (no peer needed)."""
-    return metadata_xml(build_config(settings, role.services(), entity_id=role.entity_id, name=role.name))
+    config = build_config(settings, role.services(), entity_id=role.entity_id, name=role.name)
+    return metadata_xml(config, settings)
 
 
 class SamlSpClient:
@@ -78,8 +87,13 @@ class SamlSpClient:
             name=role.name,
         )
         self.client = Saml2Client(config)
-        self.metadata = metadata_xml(config)
-        self.idp_entity_id = _partner(settings, set(self.client.metadata.identity_providers()), idp_entity_id)
+        self.published_metadata = published_metadata(config, settings)
+        self.idp_entity_id = _partner(settings, self.client.metadata, idp_entity_id)
+
+    @property
+    def metadata(self) -> str:
+        """Our SP metadata, signed (served at the role's metadata URL)."""
+        return self.published_metadata.document()
 
     def authn_request(
         self, relay_state: str = "", scoped_idp: str | None = None, nameid_format: str | None = None
@@ -111,7 +125,14 @@ class SamlSpClient:
         return parse_strict_response(self.client, form, came_from, self.idp_entity_id, received_at)
 
 
-def _partner(settings: Settings, identity_providers: set[str], wanted: str | None) -> str:
+def _partner(settings: Settings, metadata: Any, wanted: str | None) -> str:
+    identity_providers = set(metadata.identity_providers())
+    # pysaml2 drops an EntityDescriptor past its validUntil (and only logs it): say so.
+    expired = expired_entities(metadata)
+    if (wanted is None and not identity_providers and expired) or (
+        wanted is not None and wanted not in identity_providers and wanted in expired
+    ):
+        raise ConfigurationError(f"{settings.service}.peer_metadata: {'; '.join(expired.values())}")
     if wanted is None:
         if len(identity_providers) != 1:
             raise ConfigurationError(

@@ -29,6 +29,8 @@ ID_TOKEN_ALGORITHMS = ("RS256", "ES256")
 
 # The ent.toml tables read into typed sections by this loader.
 ENT_TABLES = ("oidc", "directory")
+# The tables every service reads into typed sections.
+COMMON_TABLES = ("admission", "metadata")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,6 +72,32 @@ class RedisSentinelSettings:
     db: int = 0
     password: str | None = field(default=None, repr=False)  # the master's (and replicas')
     sentinel_password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ContactPerson:
+    """A ``<md:ContactPerson>`` of our metadata (SAML metadata §2.3.2.2)."""
+
+    contact_type: Literal["technical", "support"]
+    name: str
+    email: str
+
+
+# The organisation a service's metadata names by default (the demo's; a federation operator asks
+# each deployment for its own, README « SAML metadata »).
+DEFAULT_ORGANIZATIONS = {"idp": "ÉduConnect", "ent": "Services en ligne", "aten": "ATEN"}
+
+
+@dataclass(frozen=True)
+class MetadataSettings:
+    """The ``[metadata]`` table: what our published metadata says beyond keys and endpoints."""
+
+    valid_days: int  # validUntil = signing time + this
+    cache_duration_hours: int  # cacheDuration: how long a consumer may keep its copy unrefreshed
+    organization_name: str
+    organization_display_name: str
+    organization_url: str
+    contacts: tuple[ContactPerson, ...]
 
 
 @dataclass(frozen=True)
@@ -143,6 +171,8 @@ class Settings:
     login_brake: BrakeLimits = field(default_factory=BrakeLimits)
     # The TOML tables no section above reads (ATEN's, see aten_adapter/settings.py).
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # What the published metadata says (``[metadata]``); None: the defaults of this service.
+    metadata: MetadataSettings | None = None
     # Redis through Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_SERVICE…): None with REDIS_URL.
     redis_sentinel: RedisSentinelSettings | None = None
     # The bearer token a Prometheus scrape of /metrics presents (EDUCONNECT_METRICS_TOKEN); None:
@@ -172,6 +202,13 @@ DEFAULT_RELEASE = (
     "FrEduCtPersonAffiliation",
     "FrEduCtRefId",
 )
+
+
+def metadata_settings(settings: Settings) -> MetadataSettings:
+    """``settings.metadata``, or this service's defaults for settings built without the loader."""
+    if settings.metadata is not None:
+        return settings.metadata
+    return _Reader(settings.service, {}, {}, PROJECT_ROOT).metadata(settings.base_url)
 
 
 def config_dir(env: Mapping[str, str]) -> Path:
@@ -268,10 +305,11 @@ def build_settings(
         extra={
             k: v
             for k, v in data.items()
-            if isinstance(v, dict) and k != "admission" and not (service == "ent" and k in ENT_TABLES)
+            if isinstance(v, dict) and k not in COMMON_TABLES and not (service == "ent" and k in ENT_TABLES)
         },
         redis_sentinel=_redis_sentinel(reader),
         metrics_token=_metrics_token(reader),
+        metadata=reader.metadata(base_url),
     )
 
 
@@ -476,6 +514,39 @@ class _Reader:
             retry_after_seconds=reader.integer(
                 "retry_after_seconds", default=defaults.retry_after_seconds, low=1, high=3600
             ),
+        )
+
+    def metadata(self, base_url: str) -> MetadataSettings:
+        """The ``[metadata]`` table; every key has a default (the demo runs with none)."""
+        table = self.table("metadata")
+        reader = _Reader(f"{self.service}.metadata", table, {}, self.root)
+        organization = reader.optional_text("organization_name") or DEFAULT_ORGANIZATIONS[self.service]
+        host = base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+        url = reader.optional_text("organization_url") or base_url + "/"
+        if not url.startswith(("https://", "http://")):
+            raise ConfigurationError(f"{self.service}.metadata.organization_url: adresse http(s) attendue")
+        return MetadataSettings(
+            valid_days=reader.integer("valid_days", default=10, low=1, high=365),
+            cache_duration_hours=reader.integer("cache_duration_hours", default=6, low=1, high=24 * 30),
+            organization_name=organization,
+            organization_display_name=reader.optional_text("organization_display_name") or organization,
+            organization_url=url,
+            contacts=(
+                reader.contact("technical_contact", "technical", "Équipe technique", f"technique@{host}"),
+                reader.contact("support_contact", "support", "Assistance", f"assistance@{host}"),
+            ),
+        )
+
+    def contact(
+        self, key: str, contact_type: Literal["technical", "support"], name: str, email: str
+    ) -> ContactPerson:
+        table = self.table(key)
+        email = self._table_text(table, key, "email") or email
+        email = email.removeprefix("mailto:")
+        if email.count("@") != 1 or any(c.isspace() for c in email):
+            raise ConfigurationError(f"{self.service}.{key}.email: adresse électronique attendue ({email})")
+        return ContactPerson(
+            contact_type=contact_type, name=self._table_text(table, key, "name") or name, email=email
         )
 
     def ent_directory(self) -> EntDirectoryFiles:

@@ -11,7 +11,8 @@ reads ``version``) but runs in-process, and it is stricter than what pysaml2 ask
 * the signature must be enveloped in the element pysaml2 asked about and its single Reference
   must be ``#<that element's ID>``, an ID carried by no other element (SAML core §5.4.1-5.4.2);
 * SignedInfo c14n and transforms are exclusive c14n + enveloped-signature only (SAML core §5.4.3,
-  §5.4.4); RSA/ECDSA with SHA-256 or better, no HMAC, no SHA-1 (XML-DSig 1.1 §6.2, §6.4);
+  §5.4.4); RSA with SHA-256 or better, no HMAC, no SHA-1 (XML-DSig 1.1 §6.2, §6.4): the lists of
+  :mod:`federation.algorithm_support`, which metadata advertises;
 * documents with a DOCTYPE are refused (no entity expansion, no network, no huge trees);
 * assertions are encrypted with AES-GCM (XML-Enc 1.1 §5.2.4), the key with RSA-OAEP (§5.5.2).
 
@@ -47,6 +48,8 @@ from saml2.sigver import (
     pre_encryption_part,
 )
 
+from federation import algorithm_support
+
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 XENC_NS = "http://www.w3.org/2001/04/xmlenc#"
 SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
@@ -56,37 +59,40 @@ _C = xmlsec.constants
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 EXC_C14N_WITH_COMMENTS = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
-RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-DIGEST_SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
-AES128_GCM = "http://www.w3.org/2009/xmlenc11#aes128-gcm"
-AES256_GCM = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
-RSA_OAEP_MGF1P = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"
-RSA_OAEP = "http://www.w3.org/2009/xmlenc11#rsa-oaep"
+RSA_SHA256 = algorithm_support.RSA_SHA256
+DIGEST_SHA256 = algorithm_support.SHA256
+AES128_GCM = algorithm_support.AES128_GCM
+AES256_GCM = algorithm_support.AES256_GCM
+RSA_OAEP_MGF1P = algorithm_support.RSA_OAEP_MGF1P
+RSA_OAEP = algorithm_support.RSA_OAEP
 
 _C14N_METHODS = {EXC_C14N: _C.TransformExclC14N, EXC_C14N_WITH_COMMENTS: _C.TransformExclC14NWithComments}
 _REFERENCE_TRANSFORMS = {ENVELOPED: _C.TransformEnveloped, **_C14N_METHODS}
-SIGNATURE_METHODS = {
+# Exactly federation.algorithm_support's lists (what metadata advertises), as libxmlsec transforms.
+_TRANSFORMS_BY_HREF = {
     t.href: t
     for t in (
         _C.TransformRsaSha256,
         _C.TransformRsaSha384,
         _C.TransformRsaSha512,
-        _C.TransformEcdsaSha256,
-        _C.TransformEcdsaSha384,
-        _C.TransformEcdsaSha512,
+        _C.TransformSha256,
+        _C.TransformSha384,
+        _C.TransformSha512,
     )
 }
-DIGEST_METHODS = {t.href: t for t in (_C.TransformSha256, _C.TransformSha384, _C.TransformSha512)}
+SIGNATURE_METHODS = {href: _TRANSFORMS_BY_HREF[href] for href in algorithm_support.SIGNATURE_ALGORITHMS}
+DIGEST_METHODS = {href: _TRANSFORMS_BY_HREF[href] for href in algorithm_support.DIGEST_ALGORITHMS}
 # URI -> (key bytes, xmlsec key data class). GCM only by default: CBC modes are malleable and
 # gave the XML-Enc padding-oracle attack (Jager & Somorovsky, CCS 2011).
-_AEAD = {AES128_GCM: (16, _C.KeyDataAes), AES256_GCM: (32, _C.KeyDataAes)}
+_AEAD_KEYS = {AES128_GCM: (16, _C.KeyDataAes), AES256_GCM: (32, _C.KeyDataAes)}
+_AEAD = {uri: _AEAD_KEYS[uri] for uri in algorithm_support.DATA_ENCRYPTION_ALGORITHMS}
 _LEGACY_CBC = {
     XENC_NS + "aes128-cbc": (16, _C.KeyDataAes),
     XENC_NS + "aes256-cbc": (32, _C.KeyDataAes),
     XENC_NS + "tripledes-cbc": (24, _C.KeyDataDes),
 }
 # rsa-1_5 is left out on purpose: PKCS#1 v1.5 key transport is a Bleichenbacher oracle.
-KEY_TRANSPORTS = frozenset({RSA_OAEP_MGF1P, RSA_OAEP})
+KEY_TRANSPORTS = frozenset(algorithm_support.KEY_TRANSPORT_ALGORITHMS)
 _ENC_TYPES = frozenset({XENC_NS + "Element", XENC_NS + "Content"})
 _ID_ATTRIBUTE_NAMES = frozenset({"ID", "Id", "id"})
 
@@ -203,7 +209,7 @@ def _checked_signature(element: etree._Element) -> etree._Element:
         raise SignaturePolicyError(f"SignedInfo canonicalization {c14n!r} is not exclusive c14n")
     method = _one(signed_info, _ds("SignatureMethod")).get("Algorithm")
     if method not in SIGNATURE_METHODS:
-        raise SignaturePolicyError(f"signature method {method!r} refused (RSA/ECDSA with SHA-256+ only)")
+        raise SignaturePolicyError(f"signature method {method!r} refused (RSA with SHA-256+ only)")
     reference = _one(signed_info, _ds("Reference"))
     expected_uri = "#" + (element.get("ID") or "")
     if reference.get("URI") != expected_uri:
@@ -228,7 +234,13 @@ def check_enveloped_signature(root: etree._Element, node_name: str) -> None:
     keys): exactly one enveloped ``ds:Signature`` whose single Reference is ``#<root ID>``, an ID
     carried by no other element (no signature wrapping), exclusive c14n, SHA-256 or better.
     """
-    _checked_signature(_find_signed_element(root, node_name, None))
+    check_signed_element(root, node_name, None)
+
+
+def check_signed_element(root: etree._Element, node_name: str, node_id: str | None) -> None:
+    """The same profile check for the element ``node_name`` whose ID is ``node_id`` (None: the
+    document element), wherever it sits: what both crypto backends run before verifying."""
+    _checked_signature(_find_signed_element(root, node_name, node_id))
 
 
 def _select(root: etree._Element, xpath: str) -> etree._Element:

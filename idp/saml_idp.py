@@ -14,7 +14,7 @@ from pathlib import Path
 from federation.attribute_converters import name_matched
 from federation.errors import UnknownPartner
 from federation.metadata_aggregate import VerifiedAggregate
-from federation.saml import build_config, metadata_xml
+from federation.saml import build_config, published_metadata
 from federation.saml_backend import check_crypto_backend, encrypts_with_aes_gcm
 from federation.saml_idp import (
     AuthenticationRequest,
@@ -79,8 +79,13 @@ class SamlIdentityProvider(IdentityProviderCore):
             dt.timedelta(seconds=settings.clock_skew_seconds),
             can_encrypt=encrypts_with_aes_gcm(settings.crypto_backend),
         )
-        self.metadata = metadata_xml(config)
+        self.published_metadata = published_metadata(config, settings)
         self.logout_url = f"{settings.base_url}/deconnexion"
+
+    @property
+    def metadata(self) -> str:
+        """Our IdP metadata, signed (served at /saml/metadata)."""
+        return self.published_metadata.document()
 
     def build_response(
         self,

@@ -44,8 +44,12 @@ class AtenClient:
             raise ConfigurationError("idp.aten_entity_id (ou ATEN_BASE_URL) manquant")
         self.sp = SamlSpClient(settings, aten_sp_role(settings), idp_entity_id=settings.aten_entity_id)
         self.client = self.sp.client
-        self.metadata = self.sp.metadata
         self.aten_entity_id = settings.aten_entity_id
+
+    @property
+    def metadata(self) -> str:
+        """ÉduConnect's SP-role metadata, signed (served at /saml/sp/metadata)."""
+        return self.sp.metadata
 
     def authn_request(self) -> tuple[str, str]:
         """(request id, URL) of a signed AuthnRequest to ATEN asking for a persistent NameID."""

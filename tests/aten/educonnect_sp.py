@@ -46,7 +46,8 @@ def sp_services(acs_url: str = SP_ACS) -> dict[str, dict[str, object]]:
 
 
 def write_sp_metadata(deployment: Deployment, path: Path, entity_id: str = SP_ENTITY_ID) -> Path:
-    path.write_text(metadata_xml(build_config(sp_settings(deployment), sp_services(), entity_id=entity_id)))
+    settings = sp_settings(deployment)
+    path.write_text(metadata_xml(build_config(settings, sp_services(), entity_id=entity_id), settings))
     return path
 
 

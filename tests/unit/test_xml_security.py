@@ -32,7 +32,14 @@ from saml2.metadata import entity_descriptor, sign_entity_descriptor
 from saml2.response import InvalidAssertion
 from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_TRANSIENT
 from saml2.server import Server
-from saml2.sigver import CryptoBackend, CryptoBackendXmlSec1, DecryptError, SignatureError, XmlsecError
+from saml2.sigver import (
+    CryptoBackend,
+    CryptoBackendXmlSec1,
+    DecryptError,
+    SignatureError,
+    XmlsecError,
+    get_xmlsec_binary,
+)
 from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
 
 from federation.saml_backend import install_backend, make_crypto_backend, self_test
@@ -382,6 +389,13 @@ def _wrapped(signed: str, variant: str) -> tuple[str, str]:
     return etree.tostring(root, encoding="unicode"), "_evil"
 
 
+def _verifier(name: str) -> CryptoBackend:
+    """``xmlsec1-program``: pysaml2's xmlsec1 backend as it comes, without our profile check."""
+    if name == "xmlsec1-program":
+        return CryptoBackendXmlSec1(get_xmlsec_binary())
+    return make_crypto_backend(name)
+
+
 @pytest.mark.parametrize(
     ("backend_name", "variant", "backend_refuses"),
     [
@@ -390,16 +404,18 @@ def _wrapped(signed: str, variant: str) -> tuple[str, str]:
         ("inprocess", "original-in-extensions", True),
         ("xmlsec1", "original-in-extensions", True),
         ("inprocess", "evil-new-id", True),
-        # xmlsec1 starts at --node-id, finds the copied Signature and follows its Reference to the
-        # hidden original: it says OK. Only pysaml2's own "URI == #item.id" check stops this one.
-        ("xmlsec1", "evil-new-id", False),
+        # The xmlsec1 program starts at --node-id, finds the copied Signature and follows its
+        # Reference to the hidden original: it says OK. Our xmlsec1 backend runs the profile check
+        # ("Reference URI == #<ID>") before the program, as the in-process backend does.
+        ("xmlsec1-program", "evil-new-id", False),
+        ("xmlsec1", "evil-new-id", True),
     ],
 )
 def test_signature_wrapping_is_refused(
     pki: Pki, signed: str, backend_name: str, variant: str, backend_refuses: bool
 ) -> None:
     xml, node_id = _wrapped(signed, variant)
-    backend = make_crypto_backend(backend_name)
+    backend = _verifier(backend_name)
     assert refused(backend, xml, pki.idp.cert, ASSERTION, node_id) is backend_refuses
 
 
@@ -433,7 +449,8 @@ def _with_doctype(signed: str, variant: str) -> str:
     ("backend_name", "variant", "backend_refuses"),
     [
         ("inprocess", "harmless", True),
-        ("xmlsec1", "harmless", False),
+        ("xmlsec1-program", "harmless", False),
+        ("xmlsec1", "harmless", True),
         ("inprocess", "entity", True),
         ("xmlsec1", "entity", True),
     ],
@@ -443,7 +460,7 @@ def test_doctype_is_refused(
 ) -> None:
     _, assertion_id = ids(signed)
     xml = _with_doctype(signed, variant)
-    backend = make_crypto_backend(backend_name)
+    backend = _verifier(backend_name)
     assert refused(backend, xml, pki.idp.cert, ASSERTION, assertion_id) is backend_refuses
 
 
@@ -496,8 +513,10 @@ def test_banned_signature_choices_are_refused_in_process(pki: Pki, signed: str, 
     xml = craft(signed, assertion_id, pki.idp, **_BANNED[case])
     with pytest.raises(SignaturePolicyError):
         InProcessXmlSecBackend().validate_signature(xml, pki.idp.cert, "pem", ASSERTION, assertion_id)
-    # The same, cryptographically valid, signatures pass the xmlsec1 backend (Debian 1.2.37).
-    assert not refused(make_crypto_backend("xmlsec1"), xml, pki.idp.cert, ASSERTION, assertion_id)
+    # The same, cryptographically valid, signatures pass the xmlsec1 program (Debian 1.2.37); our
+    # xmlsec1 backend runs the same profile check first, so both backends accept one list.
+    assert not refused(_verifier("xmlsec1-program"), xml, pki.idp.cert, ASSERTION, assertion_id)
+    assert refused(make_crypto_backend("xmlsec1"), xml, pki.idp.cert, ASSERTION, assertion_id)
 
 
 def test_object_element_is_refused(pki: Pki, signed: str) -> None:
