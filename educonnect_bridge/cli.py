@@ -8,6 +8,7 @@ above them: nothing below imports it.
 from __future__ import annotations
 
 import os
+import shutil
 import tomllib
 from pathlib import Path
 
