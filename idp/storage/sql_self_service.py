@@ -150,6 +150,11 @@ class SqlSelfServiceRepository:
             db.add(_audit_row(audit))
             return IssuedLink(row.account_id, row.purpose, row.address, row.expires_at)
 
+    def set_confirmed_address(self, account_id: str, address: str, now: dt.datetime) -> None:
+        """Seeding only (the demo's accounts): an address confirmed without a link."""
+        with self._sessions.begin() as db:
+            db.merge(AccountEmailRow(account_id=account_id, address=address.lower(), confirmed_at=now))
+
     def audit(self, record: AuditRecord) -> None:
         with self._sessions.begin() as db:
             db.add(_audit_row(record))
