@@ -6,10 +6,11 @@ Kept beside :class:`idp.services.IdpServices` under their own extension key: the
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask, current_app, flash, request
 from flask.sessions import SessionMixin
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,10 +20,12 @@ from federation.mail import open_transport
 from federation.sessions import session_id
 from federation.settings import Settings
 from federation.stores import StoreCounter
+from federation.web import log_refusal
 from idp.account_sessions import AccountSessions
-from idp.domain.accounts import AccountRepository
+from idp.domain.accounts import Account, AccountRepository
 from idp.domain.authentication import MAX_IDENTIFIER_LENGTH, normalise_identifier
-from idp.domain.self_service import SelfService, SelfServiceRepository
+from idp.domain.errors import AddressInvalid, MailUnavailable, TooManyRequests
+from idp.domain.self_service import SelfService, SelfServiceRepository, checked_address
 from idp.self_service_mail import TemplateMailer
 from idp.services import EXTENSION as IDP_EXTENSION
 from idp.services import IdpServices
@@ -78,6 +81,42 @@ def install(
 def self_services() -> SelfServices:
     svc: SelfServices = current_app.extensions[EXTENSION]
     return svc
+
+
+ADDRESS_INVALID = "L'adresse électronique n'est pas valide : vérifiez-la (par exemple : nom@example.fr)."
+CONFIRMATION_SENT = (
+    "Un message vient d'être envoyé à {address} : ouvrez le lien qu'il contient pour confirmer cette adresse."
+)
+CONFIRMATION_NOT_SENT = (
+    "Le message de confirmation n'a pas pu être envoyé à {address}. "
+    "Vous pourrez indiquer votre adresse électronique plus tard dans « Mon compte »."
+)
+
+
+def address_refusal(typed: str) -> str | None:
+    """The French message for an address that cannot be written to; None when it can (or when
+    nothing was typed: the address is optional)."""
+    if not typed:
+        return None
+    try:
+        checked_address(typed)
+    except AddressInvalid:
+        return ADDRESS_INVALID
+    return None
+
+
+def offer_address(account: Account, typed: str, now: dt.datetime) -> bool:
+    """Send the confirmation link of an address; the outcome is flashed to the next page."""
+    try:
+        address = self_services().service.propose_address(
+            account, typed, request.remote_addr or "inconnue", now
+        )
+    except (MailUnavailable, TooManyRequests) as exc:
+        log_refusal(exc.code, exc)
+        flash(CONFIRMATION_NOT_SENT.format(address=typed), "erreur")
+        return False
+    flash(CONFIRMATION_SENT.format(address=address), "info")
+    return True
 
 
 def record_sign_in(account_id: str, session: SessionMixin) -> None:

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from idp.domain.accounts import Account
+from idp.storage.models import AccountRow
 from idp.storage.registry_models import RegistryAuditRow
 from idp.storage.self_service_models import AccountEmailRow, SelfServiceTokenRow
 from tests.browser import Browser, page_text
@@ -80,7 +81,7 @@ def give_confirmed_address(app: Flask, account: Account, address: str) -> None:
         )
 
 
-def confirmed_address(app: Flask, account: Account) -> str | None:
+def confirmed_address(app: Flask, account: Account | AccountRow) -> str | None:
     with db(app)() as session:
         return session.scalar(select(AccountEmailRow.address).where(AccountEmailRow.account_id == account.id))
 
@@ -92,7 +93,7 @@ def token_rows(app: Flask, account: Account) -> list[SelfServiceTokenRow]:
         )
 
 
-def audit_actions(app: Flask, account: Account) -> list[tuple[str, str | None]]:
+def audit_actions(app: Flask, account: Account | AccountRow) -> list[tuple[str, str | None]]:
     with db(app)() as session:
         rows = session.execute(
             select(RegistryAuditRow.action, RegistryAuditRow.client_address)
