@@ -98,3 +98,9 @@ class TooManyRequests(SelfServiceError):
 
 class WrongCurrentPassword(SelfServiceError):
     code = "mot_de_passe_actuel_incorrect"
+
+
+class ChildNotConfirmed(SelfServiceError):
+    """A report names no confirmed child of this account (already reported, or not theirs)."""
+
+    code = "eleve_non_rattache"

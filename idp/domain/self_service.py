@@ -31,6 +31,7 @@ from federation.login_throttle import Counter
 from idp.domain.accounts import Account, AccountRepository
 from idp.domain.errors import (
     AddressInvalid,
+    ChildNotConfirmed,
     InvalidPassword,
     LinkInvalid,
     MailUnavailable,
@@ -67,6 +68,7 @@ AUDIT_PASSWORD_RESET = "mot_de_passe_reinitialise"  # noqa: S105
 AUDIT_PASSWORD_CHANGED = "mot_de_passe_modifie"  # noqa: S105
 AUDIT_ADDRESS_PROPOSED = "courriel_propose"
 AUDIT_ADDRESS_CONFIRMED = "courriel_confirme"
+AUDIT_CHILD_REPORTED = "signalement_representant"
 
 
 def new_token() -> str:
@@ -107,6 +109,7 @@ class AuditRecord:
     client_address: str
     detail: str
     at: dt.datetime
+    student_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,13 @@ class SelfServiceRepository(Protocol):
         ...
 
     def audit(self, record: AuditRecord) -> None: ...
+
+    def report_child_link(
+        self, account_id: str, student_id: str, now: dt.datetime, audit: AuditRecord
+    ) -> bool:
+        """End a confirmed link at once (kept as reported, so no sign-in proposes it again),
+        audited; False when there is no such confirmed link."""
+        ...
 
 
 class Mailer(Protocol):
@@ -324,3 +334,20 @@ class SelfService:
             raise InvalidPassword(check)
         audit = AuditRecord(AUDIT_PASSWORD_CHANGED, account.id, account.identifier, client_address, "", now)
         self.repository.reset_password(None, account.id, hash_password(password), now, audit)
+
+    def report_not_representative(
+        self, account: Account, student_id: str, client_address: str, now: dt.datetime
+    ) -> None:
+        """« Je ne suis pas le représentant légal de cet élève »: the link ends now, the child is no
+        longer released, the school sees the report (``registry reports``)."""
+        audit = AuditRecord(
+            AUDIT_CHILD_REPORTED,
+            account.id,
+            account.identifier,
+            client_address,
+            "le parent déclare ne pas être le représentant légal de cet élève",
+            now,
+            student_id=student_id,
+        )
+        if not self.repository.report_child_link(account.id, student_id, now, audit):
+            raise ChildNotConfirmed(student_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +18,7 @@ from idp.domain.accounts import Account
 from idp.domain.errors import LinkInvalid
 from idp.domain.self_service import PURPOSE_ADDRESS, PURPOSE_PASSWORD, AuditRecord, IssuedLink
 from idp.storage.models import AccountRow
-from idp.storage.registry_models import RegistryAuditRow
+from idp.storage.registry_models import ChildLinkRow, RegistryAuditRow, StudentRow
 from idp.storage.self_service_models import AccountEmailRow, SelfServiceTokenRow
 from idp.storage.sql_accounts import _to_account
 
@@ -28,6 +29,7 @@ def _audit_row(record: AuditRecord) -> RegistryAuditRow:
         action=record.action,
         actor=record.actor[:200],
         account_id=record.account_id,
+        student_id=record.student_id,
         client_address=record.client_address[:64],
         detail=record.detail,
     )
@@ -158,3 +160,61 @@ class SqlSelfServiceRepository:
     def audit(self, record: AuditRecord) -> None:
         with self._sessions.begin() as db:
             db.add(_audit_row(record))
+
+    def report_child_link(
+        self, account_id: str, student_id: str, now: dt.datetime, audit: AuditRecord
+    ) -> bool:
+        with self._sessions.begin() as db:
+            ended = db.execute(
+                update(ChildLinkRow)
+                .where(
+                    ChildLinkRow.account_id == account_id,
+                    ChildLinkRow.student_id == student_id,
+                    ChildLinkRow.confirmed_at.is_not(None),
+                    ChildLinkRow.reported_at.is_(None),
+                )
+                .values(confirmed_at=None, reported_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if ended.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            db.add(_audit_row(audit))
+            return True
+
+    def reported_links(self, uai: str | None = None) -> list[ReportedLink]:
+        """The links parents reported, newest first (``registry reports``), for one school or all."""
+        with self._sessions() as db:
+            query = (
+                select(ChildLinkRow, AccountRow, StudentRow)
+                .join(AccountRow, AccountRow.id == ChildLinkRow.account_id)
+                .join(StudentRow, StudentRow.id == ChildLinkRow.student_id)
+                .where(ChildLinkRow.reported_at.is_not(None))
+                .order_by(ChildLinkRow.reported_at.desc())
+            )
+            if uai:
+                query = query.where(StudentRow.uai == uai)
+            return [
+                ReportedLink(
+                    link.reported_at or now_utc(),
+                    account.identifier,
+                    f"{account.given_name} {account.family_name}",
+                    student.id,
+                    f"{student.given_name} {student.family_name}",
+                    student.uai,
+                )
+                for link, account, student in db.execute(query).all()
+            ]
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class ReportedLink:
+    reported_at: dt.datetime
+    identifier: str
+    parent_name: str
+    student_id: str
+    student_name: str
+    uai: str
