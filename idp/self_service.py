@@ -69,6 +69,7 @@ def install(
         brake=idp.authenticator.brake,
         mailbox_dir=settings.mail.mailbox_dir if settings.is_demo else None,
     )
+    # Imported here: the views import this module (self_services, offer_address).
     from idp import account_views, demo_mailbox_views, recovery_views
 
     app.register_blueprint(recovery_views.bp)

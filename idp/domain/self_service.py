@@ -180,9 +180,6 @@ class Mailer(Protocol):
     def address_changed(self, old_address: str, account: Account, new_address: str) -> None: ...
 
 
-Clock = Callable[[], dt.datetime]
-
-
 @dataclass
 class SelfService:
     accounts: AccountRepository
