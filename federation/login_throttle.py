@@ -114,5 +114,9 @@ class LoginBrake:
             raise TooManyAttempts(identifier, retry_after_seconds=wait or window)
         return _Admission(reset=account_key, released=address_key)
 
+    def reset_account(self, identifier: str) -> None:
+        """Reopen the identifier's budget of unknown browsers (a new password was chosen)."""
+        self.failures.clear(self._key(ACCOUNT_KEY, identifier))
+
     def _key(self, kind: str, value: str) -> str:
         return f"{self.prefix}-{kind}:{value}"

@@ -30,7 +30,7 @@ ID_TOKEN_ALGORITHMS = ("RS256", "ES256")
 # The ent.toml tables read into typed sections by this loader.
 ENT_TABLES = ("oidc", "directory")
 # The tables every service reads into typed sections.
-COMMON_TABLES = ("admission", "metadata")
+COMMON_TABLES = ("admission", "metadata", "mail")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -128,6 +128,31 @@ class EntDirectoryFiles:
     pupils: Path | None = None
 
 
+MAIL_TRANSPORTS = ("smtp", "mailbox")
+MAIL_SECURITY = ("starttls", "tls", "none")
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """The ``[mail]`` table (federation/mail.py): an SMTP relay, or in the demo a local mailbox.
+
+    ``security``: ``starttls`` (port 587), ``tls`` (implicit TLS, port 465) or ``none`` (only to a
+    relay on this machine). The password comes from ``EDUCONNECT_SMTP_PASSWORD`` or the table.
+    """
+
+    transport: str = "smtp"
+    host: str = "localhost"
+    port: int = 25
+    security: str = "none"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: Path | None = None  # a private relay's CA; the system's otherwise
+    sender: str = "ÉduConnect <ne-pas-repondre@educonnect.invalid>"
+    timeout_seconds: int = 10
+    mailbox_dir: Path | None = None  # transport "mailbox": one .eml file per message
+
+
 @dataclass(frozen=True)
 class Settings:
     service: ServiceName
@@ -178,6 +203,8 @@ class Settings:
     # The bearer token a Prometheus scrape of /metrics presents (EDUCONNECT_METRICS_TOKEN); None:
     # /metrics answers 404 to everyone (federation/metrics.py).
     metrics_token: str | None = field(default=None, repr=False)
+    # Outgoing mail of ÉduConnect's self-service (``[mail]``; idp only).
+    mail: MailSettings = field(default_factory=MailSettings)
 
     @property
     def is_demo(self) -> bool:
@@ -310,6 +337,7 @@ def build_settings(
         redis_sentinel=_redis_sentinel(reader),
         metrics_token=_metrics_token(reader),
         metadata=reader.metadata(base_url),
+        mail=reader.mail(is_demo, state_dir) if service == "idp" else MailSettings(),
     )
 
 
@@ -547,6 +575,47 @@ class _Reader:
             raise ConfigurationError(f"{self.service}.{key}.email: adresse électronique attendue ({email})")
         return ContactPerson(
             contact_type=contact_type, name=self._table_text(table, key, "name") or name, email=email
+        )
+
+    def mail(self, is_demo: bool, state_dir: Path) -> MailSettings:
+        """The ``[mail]`` table; the demo delivers into ``<state dir>/mailbox`` by default."""
+        table = self.table("mail")
+        reader = _Reader(f"{self.service}.mail", table, self.env, self.root)
+        transport = reader.choice(
+            "transport",
+            "EDUCONNECT_MAIL_TRANSPORT",
+            MAIL_TRANSPORTS,
+            default="mailbox" if is_demo else "smtp",
+        )
+        if transport == "mailbox" and not is_demo:
+            raise ConfigurationError(f"{self.service}.mail.transport: mailbox réservé au mode demo")
+        security = reader.choice("security", "EDUCONNECT_SMTP_SECURITY", MAIL_SECURITY, default="none")
+        host = reader.optional_text("host", "EDUCONNECT_SMTP_HOST") or "localhost"
+        if transport == "smtp" and security == "none" and host not in LOOPBACK_HOSTS:
+            raise ConfigurationError(
+                f"{self.service}.mail.security: starttls ou tls pour un relais distant ({host})"
+            )
+        default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
+        ca_file = reader.optional_text("ca_file", "EDUCONNECT_SMTP_CA_FILE")
+        username = reader.optional_text("username", "EDUCONNECT_SMTP_USERNAME")
+        password = reader.optional_text("password", "EDUCONNECT_SMTP_PASSWORD")
+        if (username is None) != (password is None):
+            raise ConfigurationError(f"{self.service}.mail: username et password vont ensemble")
+        if username and security == "none" and not is_demo:
+            raise ConfigurationError(f"{self.service}.mail: identifiants seulement sur TLS")
+        return MailSettings(
+            transport=transport,
+            host=host,
+            port=reader.integer_env("port", "EDUCONNECT_SMTP_PORT", default=default_port, low=1, high=65535),
+            security=security,
+            username=username,
+            password=password,
+            ca_file=self._resolve(ca_file) if ca_file else None,
+            sender=reader.optional_text("sender", "EDUCONNECT_MAIL_SENDER") or MailSettings.sender,
+            timeout_seconds=reader.integer("timeout_seconds", default=10, low=1, high=120),
+            mailbox_dir=reader.path("mailbox_dir", None, default=str(state_dir / "mailbox"))
+            if transport == "mailbox"
+            else None,
         )
 
     def ent_directory(self) -> EntDirectoryFiles:

@@ -21,7 +21,7 @@ from federation.saml_logout import SingleLogout
 from federation.settings import Settings, load_settings
 from federation.stores import StoreCounter
 from federation.web import add_readiness_check, create_base_app, get_store, request_connections
-from idp import children_views, logout_views, transition_views, views
+from idp import children_views, logout_views, self_service, transition_views, views
 from idp.continuation import ChildrenStep, Continuation
 from idp.domain.authentication import BRAKE_PREFIX, Authenticator
 from idp.domain.child_attachment import ChildAttachment
@@ -106,4 +106,5 @@ def create_app(settings: Settings | None = None, *, logout_poster: LogoutPoster 
     add_readiness_check(app, "database", lambda: ping(engine))
     for blueprint in (views.bp, transition_views.bp, children_views.bp, oidc_views.bp, logout_views.bp):
         app.register_blueprint(blueprint)
+    self_service.install(app, settings, accounts, sessions, request_connections)  # issue 18
     return app

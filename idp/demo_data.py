@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from collections.abc import Iterator
 
@@ -10,6 +11,7 @@ from federation.settings import Settings, config_dir
 from idp.domain.accounts import Account
 from idp.domain.passwords import hash_password
 from idp.storage.sql_accounts import SqlAccountRepository, new_account_id
+from idp.storage.sql_self_service import SqlSelfServiceRepository
 
 
 def seed_demo(settings: Settings) -> Iterator[str]:
@@ -18,7 +20,9 @@ def seed_demo(settings: Settings) -> Iterator[str]:
     path = config_dir(os.environ) / "demo" / "educonnect_accounts.toml"
     with path.open("rb") as fh:
         entries = tomllib.load(fh)["accounts"]
-    repo = SqlAccountRepository(make_session_factory(make_engine(settings.database_url)))
+    sessions = make_session_factory(make_engine(settings.database_url))
+    repo = SqlAccountRepository(sessions)
+    addresses = SqlSelfServiceRepository(sessions)
     for entry in entries:
         if repo.by_identifier(entry["identifier"]) is None:
             repo.add(
@@ -31,6 +35,10 @@ def seed_demo(settings: Settings) -> Iterator[str]:
                 )
             )
             yield f"compte de démonstration créé : {entry['identifier']}"
+        account = repo.by_identifier(entry["identifier"])
+        if account is not None and entry.get("email") and addresses.confirmed_address(account.id) is None:
+            addresses.set_confirmed_address(account.id, entry["email"], dt.datetime.now(dt.UTC))
+            yield f"adresse électronique confirmée : {entry['identifier']} {entry['email']}"
     registry_csv = path.parent / "registry.csv"
     if registry_csv.exists():  # the académie de Poitiers demo registry (idempotent upsert)
         from idp.registry_cli import import_file, open_registry, report_lines

@@ -80,7 +80,15 @@ def registry_links(identifier: str) -> None:
     if not statuses:
         click.echo("aucun élève rattaché ou proposé à ce compte")
     for s in statuses:
-        state = "confirmé" if s.confirmed_at else "bloqué" if s.blocked_at else "à confirmer"
+        state = (
+            "signalé (le parent ne se déclare pas représentant légal)"
+            if s.reported_at
+            else "confirmé"
+            if s.confirmed_at
+            else "bloqué"
+            if s.blocked_at
+            else "à confirmer"
+        )
         click.echo(f"{s.student_id}  {s.student_name}  {s.uai}  {state}  ({s.failed_attempts} erreur(s))")
 
 
@@ -123,6 +131,29 @@ def registry_audit(identifier: str | None, limit: int) -> None:
     for entry in repository.audit_trail(limit, account_id):
         who = f" compte {entry.account_id}" if entry.account_id else ""
         student = f" élève {entry.student_id}" if entry.student_id else ""
+        origin = f" depuis {entry.client_address}" if entry.client_address else ""
         click.echo(
-            f"{entry.at:%Y-%m-%d %H:%M:%S}  {entry.action}  par {entry.actor}{who}{student}  {entry.detail}"
+            f"{entry.at:%Y-%m-%d %H:%M:%S}  {entry.action}  par {entry.actor}{who}{student}{origin}  "
+            f"{entry.detail}".rstrip()
+        )
+
+
+@registry.command("reports")
+@click.option("--uai", default=None, help="Only the pupils of this establishment (UAI, e.g. 0861001W).")
+def registry_reports(uai: str | None) -> None:
+    """Links parents ended with « Je ne suis pas le représentant légal de cet élève » (newest first)."""
+    from idp.storage.sql_self_service import SqlSelfServiceRepository
+
+    try:
+        database_url = load_settings("idp").database_url
+    except ConfigurationError as exc:
+        raise click.ClickException(f"configuration invalide : {exc}") from exc
+    repository = SqlSelfServiceRepository(make_session_factory(make_engine(database_url)))
+    reports = repository.reported_links(uai.strip().upper() if uai else None)
+    if not reports:
+        click.echo("aucun signalement")
+    for r in reports:
+        click.echo(
+            f"{r.reported_at:%Y-%m-%d %H:%M:%S}  {r.uai}  élève {r.student_id} {r.student_name}  "
+            f"signalé par {r.identifier} ({r.parent_name}) : ne se déclare pas représentant légal"
         )

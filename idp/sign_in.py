@@ -10,6 +10,7 @@ from flask.sessions import SessionMixin
 from federation.sessions import rotate_session
 from idp.domain.accounts import Account
 from idp.domain.child_attachment import ChildAttachment
+from idp.self_service import record_sign_in
 from idp.session_state import IdpSession
 
 
@@ -24,4 +25,5 @@ def sign_in(
     session.clear()
     rotate_session(session)
     signed_in.save(session)
+    record_sign_in(account.id, session)  # a new password ends the other sessions (idp.self_service)
     return signed_in

@@ -18,8 +18,10 @@ from idp.domain.child_attachment import UpstreamLink
 from idp.domain.errors import InvalidPassword, UpstreamRefused
 from idp.domain.password_policy import RULES, SPECIALS_TEXT, PasswordCheck
 from idp.domain.passwords import verify_password
+from idp.domain.self_service import MAX_ADDRESS_LENGTH
 from idp.domain.transition import UpstreamIdentity
 from idp.repeated_confirmation import FirstConfirmation
+from idp.self_service import address_refusal, offer_address
 from idp.services import IdpServices, services
 from idp.session_state import IdpSession, signed_in_account
 from idp.sign_in import sign_in
@@ -119,7 +121,11 @@ def choose_password() -> ResponseReturnValue:
     identifier = state.proposed_identifier or svc.transition.proposed_identifier(identity)
     state.proposed_identifier = identifier
     check: PasswordCheck | None = None
-    if request.method == "POST":
+    # ATEN's ``mail`` when it has one, shown and editable; confirmed by a link (issue 18 item 1).
+    typed = request.form.get("courriel", "") if request.method == "POST" else identity.mail or ""
+    typed_address = typed[:MAX_ADDRESS_LENGTH].strip()
+    address_error = address_refusal(typed_address) if request.method == "POST" else None
+    if request.method == "POST" and address_error is None:
         now = svc.clock()
         try:
             created = svc.transition.create_account(
@@ -135,7 +141,10 @@ def choose_password() -> ResponseReturnValue:
             first = FirstConfirmation(created.account.id, state.kept_at_sign_in())
             svc.confirmations.remember(original_session_id(session), first)
             count_transition_finished("account_created")
-            return _signed_in(svc, state, created.account, now, url_for(".account_created"))
+            signed_in = _signed_in(svc, state, created.account, now, url_for(".account_created"))
+            if typed_address and created.was_created:  # flashed into the session just opened
+                offer_address(created.account, typed_address, now)
+            return signed_in
     state.save(session)
     return render_template(
         "transition_password.html",
@@ -143,7 +152,9 @@ def choose_password() -> ResponseReturnValue:
         rules=RULES,
         specials=SPECIALS_TEXT,
         check=check,
-    ), (200 if check is None else 422)
+        address=typed_address,
+        address_error=address_error,
+    ), (200 if check is None and address_error is None else 422)
 
 
 @bp.get("/transition/compte-cree")

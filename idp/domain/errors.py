@@ -61,3 +61,46 @@ class TooManyBirthDateAttempts(FederationError):
 
     code = "trop_de_dates_incorrectes"
     http_status = 429
+
+
+# --- self-service by e-mail (issue 18): shown on the form they come from, never as an error page.
+
+
+class SelfServiceError(Exception):
+    code = "libre_service"
+
+
+class AddressInvalid(SelfServiceError):
+    """What was typed is not an e-mail address we can write to."""
+
+    code = "adresse_invalide"
+
+
+class LinkInvalid(SelfServiceError):
+    """A link's token is unknown, used, expired, of another purpose, or its account is gone."""
+
+    code = "lien_invalide"
+
+
+class MailUnavailable(SelfServiceError):
+    """The mail relay is down or refused the message: nothing was sent, nothing changed."""
+
+    code = "courriel_indisponible"
+
+
+class TooManyRequests(SelfServiceError):
+    code = "trop_de_demandes"
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"retry after {retry_after_seconds} s")
+        self.retry_after_seconds = retry_after_seconds
+
+
+class WrongCurrentPassword(SelfServiceError):
+    code = "mot_de_passe_actuel_incorrect"
+
+
+class ChildNotConfirmed(SelfServiceError):
+    """A report names no confirmed child of this account (already reported, or not theirs)."""
+
+    code = "eleve_non_rattache"

@@ -3,7 +3,7 @@
 from alembic import context
 
 from federation.database import make_engine
-from idp.storage import registry_models  # noqa: F401 - registers the school registry tables
+from idp.storage import registry_models, self_service_models  # noqa: F401 - registers their tables
 from idp.storage.models import AccountRow
 
 config = context.config

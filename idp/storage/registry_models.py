@@ -83,6 +83,9 @@ class ChildLinkRow(Base):
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     failed_attempts: Mapped[int] = mapped_column(default=0)
     blocked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # « Je ne suis pas le représentant légal de cet élève » (migration 0005): the link is over,
+    # kept so that the next sign-in does not propose it again; the school settles it.
+    reported_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class BirthDateFailureRow(Base):
@@ -113,3 +116,5 @@ class RegistryAuditRow(Base):
     account_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     student_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
+    # Where a parent's own change came from (migration 0005; None for staff and imports).
+    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -72,7 +72,8 @@ _LINKS_OF = (
     )
     .join(StudentRow, StudentRow.id == ChildLinkRow.student_id)
     .join(EstablishmentRow, EstablishmentRow.uai == StudentRow.uai)
-    .where(ChildLinkRow.account_id == bindparam("account_id"))
+    # A link the parent reported (« Je ne suis pas le représentant légal ») is over: never shown.
+    .where(ChildLinkRow.account_id == bindparam("account_id"), ChildLinkRow.reported_at.is_(None))
     .order_by(StudentRow.birth_date, StudentRow.id)
 )
 
@@ -121,6 +122,7 @@ class LinkStatus:
     confirmed_at: dt.datetime | None
     failed_attempts: int
     blocked_at: dt.datetime | None
+    reported_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class AuditEntry:
     account_id: str | None
     student_id: str | None
     detail: str
+    client_address: str | None = None
 
 
 class UnknownLink(LookupError):
@@ -312,7 +315,11 @@ class SqlRegistryRepository:
             row = db.execute(
                 select(ChildLinkRow, StudentRow.birth_date)
                 .join(StudentRow, StudentRow.id == ChildLinkRow.student_id)
-                .where(ChildLinkRow.account_id == account_id, ChildLinkRow.student_id == student_id)
+                .where(
+                    ChildLinkRow.account_id == account_id,
+                    ChildLinkRow.student_id == student_id,
+                    ChildLinkRow.reported_at.is_(None),  # reported: no longer this parent's
+                )
             ).first()
             yield SqlLockedAttempt(
                 db, account_id, student_id, row[0] if row else None, row[1] if row else None
@@ -345,6 +352,7 @@ class SqlRegistryRepository:
                     link.confirmed_at,
                     link.failed_attempts,
                     link.blocked_at,
+                    link.reported_at,
                 )
                 for link, student in rows
             ]
@@ -381,7 +389,7 @@ class SqlRegistryRepository:
             if account_id:
                 query = query.where(RegistryAuditRow.account_id == account_id)
             return [
-                AuditEntry(r.at, r.action, r.actor, r.account_id, r.student_id, r.detail)
+                AuditEntry(r.at, r.action, r.actor, r.account_id, r.student_id, r.detail, r.client_address)
                 for r in db.scalars(query)
             ]
 

@@ -1,0 +1,127 @@
+"""The self-service's collaborators (issue 18), built once by :func:`install` from ``idp.create_app``.
+
+Kept beside :class:`idp.services.IdpServices` under their own extension key: the recovery and
+« Mon compte » views take them from :func:`self_services`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, current_app, flash, request
+from flask.sessions import SessionMixin
+from sqlalchemy.orm import Session, sessionmaker
+
+from federation.database import ConnectionScope
+from federation.login_throttle import LoginBrake
+from federation.mail import open_transport
+from federation.sessions import session_id
+from federation.settings import Settings
+from federation.stores import StoreCounter
+from federation.web import log_refusal
+from idp.account_sessions import AccountSessions
+from idp.domain.accounts import Account, AccountRepository
+from idp.domain.authentication import MAX_IDENTIFIER_LENGTH, normalise_identifier
+from idp.domain.errors import AddressInvalid, MailUnavailable, TooManyRequests
+from idp.domain.self_service import SelfService, SelfServiceRepository, checked_address
+from idp.self_service_mail import TemplateMailer
+from idp.services import EXTENSION as IDP_EXTENSION
+from idp.services import IdpServices
+from idp.storage.sql_self_service import SqlSelfServiceRepository
+
+EXTENSION = "idp-self-service"
+
+
+@dataclass(frozen=True)
+class SelfServices:
+    service: SelfService
+    repository: SelfServiceRepository
+    sessions: AccountSessions  # the sessions of each account, ended by a new password
+    brake: LoginBrake  # the login brake, reset for an account by its new password
+    mailbox_dir: Path | None  # the demo's mailbox (« Boîte de réception de la démo »), else None
+
+    def reset_brake(self, identifier: str) -> None:
+        self.brake.reset_account(normalise_identifier(identifier)[:MAX_IDENTIFIER_LENGTH])
+
+    def end_other_sessions(self, account_id: str, session: SessionMixin, signed_in_as: str | None) -> int:
+        """Every session of the account but this browser's (kept when it is the account's own)."""
+        current = session_id(session) if signed_in_as == account_id else None
+        return self.sessions.end_others(account_id, session, current)
+
+
+def install(
+    app: Flask,
+    settings: Settings,
+    accounts: AccountRepository,
+    db_sessions: sessionmaker[Session],
+    scope: ConnectionScope,
+) -> None:
+    idp: IdpServices = app.extensions[IDP_EXTENSION]
+    repository = SqlSelfServiceRepository(db_sessions, scope)
+    mailer = TemplateMailer(open_transport(settings.mail), settings.base_url)
+    service = SelfService(accounts, repository, mailer, StoreCounter(idp.store))
+    app.extensions[EXTENSION] = SelfServices(
+        service=service,
+        repository=repository,
+        sessions=AccountSessions(idp.store, idp.logout),
+        brake=idp.authenticator.brake,
+        mailbox_dir=settings.mail.mailbox_dir if settings.is_demo else None,
+    )
+    # Imported here: the views import this module (self_services, offer_address).
+    from idp import account_views, demo_mailbox_views, recovery_views
+
+    app.register_blueprint(recovery_views.bp)
+    app.register_blueprint(account_views.bp)
+    if settings.is_demo and settings.mail.mailbox_dir is not None:
+        app.register_blueprint(demo_mailbox_views.bp)  # not in production: 404 there
+        app.jinja_env.globals["demo_mailbox"] = True
+
+
+def self_services() -> SelfServices:
+    svc: SelfServices = current_app.extensions[EXTENSION]
+    return svc
+
+
+ADDRESS_INVALID = "L'adresse électronique n'est pas valide : vérifiez-la (par exemple : nom@example.fr)."
+CONFIRMATION_SENT = (
+    "Un message vient d'être envoyé à {address} : ouvrez le lien qu'il contient pour confirmer cette adresse."
+)
+CONFIRMATION_NOT_SENT = (
+    "Le message de confirmation n'a pas pu être envoyé à {address}. "
+    "Vous pourrez indiquer votre adresse électronique plus tard dans « Mon compte »."
+)
+
+
+def address_refusal(typed: str) -> str | None:
+    """The French message for an address that cannot be written to; None when it can (or when
+    nothing was typed: the address is optional)."""
+    if not typed:
+        return None
+    try:
+        checked_address(typed)
+    except AddressInvalid:
+        return ADDRESS_INVALID
+    return None
+
+
+def offer_address(account: Account, typed: str, now: dt.datetime) -> bool:
+    """Send the confirmation link of an address; the outcome is flashed to the next page."""
+    try:
+        address = self_services().service.propose_address(
+            account, typed, request.remote_addr or "inconnue", now
+        )
+    except (MailUnavailable, TooManyRequests) as exc:
+        log_refusal(exc.code, exc)
+        flash(CONFIRMATION_NOT_SENT.format(address=typed), "erreur")
+        return False
+    flash(CONFIRMATION_SENT.format(address=address), "info")
+    return True
+
+
+def record_sign_in(account_id: str, session: SessionMixin) -> None:
+    """Called by ``idp.sign_in`` once the session has its new id."""
+    svc: SelfServices | None = current_app.extensions.get(EXTENSION)
+    if svc is not None:
+        svc.sessions.record(account_id, session_id(session))
