@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from playwright.sync_api import Locator
+
 from tests.browser_e2e.parent_browser import ParentBrowser
 
 NEW_PASSWORD = "Rentree-2026!"
@@ -115,3 +117,33 @@ def at_establishment(parent: ParentBrowser, uai: str, name: str, *people: str) -
     main = parent.page.inner_text("main")
     assert name in main, main
     assert all(person in main for person in people), main
+
+
+def forgotten(parent: ParentBrowser, typed: str, *, checks: bool = False) -> None:
+    """« Services en ligne », « Je dispose d'un compte Educonnect », « Identifiant ou mot de passe
+    oublié ? » with an address or an identifier, then « Boîte de réception de la démo »."""
+    parent.goto("ent", "/")
+    parent.click_link("Je dispose d'un compte Educonnect")
+    parent.path_is("idp", "/connexion")
+    parent.click_link("Identifiant ou mot de passe oublié ?")
+    parent.path_is("idp", "/identifiant-oublie")
+    if checks:
+        parent.check("oubli-demande")
+    parent.page.get_by_label("Adresse électronique ou identifiant").fill(typed)
+    parent.submit("Recevoir un message")
+    parent.path_is("idp", "/identifiant-oublie/message-envoye")
+    assert "Consultez votre messagerie" in parent.page.inner_text("main")
+    if checks:
+        parent.check("oubli-message-envoye")
+    parent.click_link("Boîte de réception de la démo")
+    parent.path_is("idp", "/demo/boite-de-reception")
+
+
+def inbox_message(parent: ParentBrowser, subject: str, to: str) -> Locator:
+    """The one message of « Boîte de réception de la démo » with this subject sent to ``to``
+    (the mailbox is emptied before each test: ``StackPool.fresh``)."""
+    page = parent.page
+    messages = page.locator("article").filter(has=page.get_by_role("heading", name=subject, exact=True))
+    message = messages.filter(has_text=f"À : {to} –")
+    assert message.count() == 1, page.inner_text("main")
+    return message

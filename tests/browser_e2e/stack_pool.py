@@ -6,7 +6,9 @@ an ÉduConnect account (each ATEN demo parent can be migrated once), dates typed
 logins count towards the throttle. So each stack is started once, its two SQLite files (the IdP
 database and the embedded store of sessions, pending requests, consumed IDs and counters) are
 copied just after it became ready, and :meth:`StackPool.fresh` copies them back before a test:
-every test starts from the seeded demo, as after ``make demo``.
+every test starts from the seeded demo, as after ``make demo``. The demo's mailbox
+(``var/mailbox``, « Boîte de réception de la démo ») is emptied too: a journey reads only the
+messages it made ÉduConnect send.
 
 The copies go through SQLite's online backup API, which takes the database's locks like any
 writer: the services keep their connections and read the restored pages at their next transaction.
@@ -23,6 +25,7 @@ from tests.live_stack import LiveStack, live_stack
 
 PROTOCOLS = ("saml", "oidc")
 STATE_FILES = ("educonnect.sqlite3", "store.sqlite3")  # under the stack's var/
+MAILBOX = "mailbox"  # under the stack's var/: one .eml file per message (federation.mail)
 
 
 def copy_database(source: Path, target: Path) -> None:
@@ -53,6 +56,8 @@ class StackPool:
         stack = self.get(protocol)
         for name in STATE_FILES:
             copy_database(self._snapshot(protocol) / name, stack.root / "var" / name)
+        for message in (stack.root / "var" / MAILBOX).glob("*.eml"):
+            message.unlink()
         return stack
 
     def close(self) -> None:

@@ -1,36 +1,59 @@
-"""« Identifiant ou mot de passe oublié ? » in Chromium (issue 18): the parent asks from the login
-page, reads the message in « Boîte de réception de la démo », chooses a new password through the
-link and signs in with it."""
+"""The self-service of issue 18 in Chromium, as a parent following the pages does: « Identifiant ou
+mot de passe oublié ? » (the identifier, then a new password, read in « Boîte de réception de la
+démo ») and « Mon compte » (the address confirmed and changed, the password changed, a wrong
+child link reported)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from tests.browser_e2e.journeys import ECOLE_TILLEULS, MDURAND, add_children, at_establishment, create_account
+from tests.browser_e2e.journeys import (
+    ECOLE_TILLEULS,
+    MDURAND,
+    add_children,
+    at_establishment,
+    create_account,
+    forgotten,
+    inbox_message,
+    sign_in,
+)
 from tests.browser_e2e.journeys import NEW_PASSWORD as NEW_PASSWORD_TRANSITION
 
 NEW_PASSWORD = "Vacances-2027!"
+CMARTIN = ("c.martin1", "Ecole-2026!", "claire.martin@example.fr")  # config/demo/educonnect_accounts.toml
+RECOVERY_SUBJECT = "Votre identifiant ÉduConnect et le lien pour choisir un nouveau mot de passe"
+CONFIRM_SUBJECT = "Confirmez votre adresse électronique ÉduConnect"
+CHANGED_SUBJECT = "L'adresse électronique de votre compte ÉduConnect change"
+
+
+@pytest.mark.journey("identifiant oublié")
+def test_forgotten_identifier_by_email(journey):
+    """Claire Martin knows her password and her address, not her identifier: the message gives it."""
+    parent, page = journey, journey.page
+    _, password, address = CMARTIN
+    forgotten(parent, address)
+    message = inbox_message(parent, RECOVERY_SUBJECT, address)
+    shown = re.search(r"Identifiant : (\S+) \(Claire Martin\)", message.inner_text())
+    assert shown is not None, message.inner_text()
+    identifier = shown.group(1)
+    assert identifier == "c.martin1"
+    parent.check("identifiant-dans-le-message")
+    parent.click_link("Revenir à la connexion")
+    sign_in(parent, identifier, password)
+    parent.path_is("ent", "/accueil")
+    assert "Bonjour Claire Martin" in page.inner_text("main")
 
 
 @pytest.mark.journey("identifiant ou mot de passe oublié")
 def test_forgotten_password_by_email(journey):
     parent, page = journey, journey.page
-    parent.goto("ent", "/")
-    parent.click_link("Je dispose d'un compte Educonnect")
-    parent.path_is("idp", "/connexion")
-    parent.click_link("Identifiant ou mot de passe oublié ?")
-    parent.path_is("idp", "/identifiant-oublie")
-    parent.check("oubli-demande")
-    page.get_by_label("Adresse électronique ou identifiant").fill("claire.martin@example.fr")
-    parent.submit("Recevoir un message")
-    parent.path_is("idp", "/identifiant-oublie/message-envoye")
-    assert "Consultez votre messagerie" in page.inner_text("main")
-    parent.check("oubli-message-envoye")
-    parent.click_link("Boîte de réception de la démo")
-    main = page.inner_text("main")
-    assert "claire.martin@example.fr" in main and "c.martin1" in main
+    forgotten(parent, "claire.martin@example.fr", checks=True)
+    message = inbox_message(parent, RECOVERY_SUBJECT, "claire.martin@example.fr")
+    assert "c.martin1" in message.inner_text()
     parent.check("boite-de-reception")
-    page.get_by_role("link", name="Choisir un nouveau mot de passe").first.click()
+    parent.press(message.get_by_role("link", name="Choisir un nouveau mot de passe"))
     parent.path_is("idp", "/mot-de-passe/nouveau")
     assert "c.martin1" in page.inner_text("main")
     page.get_by_label("Mot de passe", exact=True).fill("court")
@@ -44,12 +67,48 @@ def test_forgotten_password_by_email(journey):
     assert "Votre mot de passe est modifié." in page.inner_text("main")
     parent.check("mot-de-passe-modifie")
     parent.click_link("Se connecter")
-    parent.path_is("idp", "/connexion")
-    page.get_by_label("Identifiant").fill("c.martin1")
-    page.get_by_label("Mot de passe").fill(NEW_PASSWORD)
-    parent.submit("Se connecter")
+    sign_in(parent, "c.martin1", NEW_PASSWORD)
     parent.path_is("ent", "/accueil")
     assert "Bonjour Claire Martin" in page.inner_text("main")
+
+
+@pytest.mark.journey("mon compte : changer d'adresse électronique")
+def test_my_account_change_of_address(journey):
+    """Claire Martin gives a new address in « Mon compte »: it counts once its link is opened, and
+    the old address is told."""
+    parent, page = journey, journey.page
+    identifier, password, old = CMARTIN
+    new = "claire.martin@famille.example.fr"
+    parent.goto("ent", "/")
+    parent.click_link("Je dispose d'un compte Educonnect")
+    sign_in(parent, identifier, password)
+    parent.path_is("ent", "/accueil")
+    parent.goto("idp", "/mon-compte")
+    assert f"Adresse confirmée : {old}" in page.inner_text("main")
+    page.get_by_label("Nouvelle adresse électronique").fill(new)
+    parent.submit("Recevoir le lien de confirmation")
+    parent.path_is("idp", "/mon-compte")
+    assert f"Un message vient d'être envoyé à {new}" in page.get_by_role("status").first.inner_text()
+    main = page.inner_text("main")
+    assert f"Adresse confirmée : {old}" in main and f"En attente de confirmation : {new}" in main
+    parent.check("mon-compte-adresse-en-attente")
+    parent.goto("idp", "/demo/boite-de-reception")
+    parent.press(
+        inbox_message(parent, CONFIRM_SUBJECT, new).get_by_role(
+            "link", name="Confirmer mon adresse électronique"
+        )
+    )
+    parent.path_is("idp", "/courriel/confirmer")
+    assert new in page.inner_text("main")
+    parent.submit("Confirmer cette adresse")
+    assert "Votre adresse électronique est confirmée." in page.inner_text("main")
+    parent.click_link("Mon compte")
+    main = page.inner_text("main")
+    assert f"Adresse confirmée : {new}" in main and old not in main
+    parent.goto("idp", "/demo/boite-de-reception")
+    told = inbox_message(parent, CHANGED_SUBJECT, old).inner_text()
+    assert f"va être remplacée par {new}" in told and identifier in told
+    parent.check("ancienne-adresse-prevenue")
 
 
 @pytest.mark.journey("mon compte")
