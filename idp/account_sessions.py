@@ -4,7 +4,9 @@ At each sign-in (``idp.sign_in``) the new session id goes into one of :data:`SLO
 account (a counter picks the slot: two sign-ins at once never overwrite each other's record).
 :meth:`AccountSessions.end_others` ends each recorded session that still belongs to the account,
 but the browser's own: its participants are forgotten (``idp.single_logout``), and OpenID Connect
-clients with a back channel get their logout token.
+clients with a back channel get their logout token. The account's OpenID Connect codes and access
+tokens are revoked beside it (``GrantStore.revoke_account``, called by
+``idp.self_service.SelfServices.end_what_the_old_password_opened``).
 """
 
 from __future__ import annotations

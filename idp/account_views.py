@@ -103,8 +103,7 @@ def change_password() -> ResponseReturnValue:
         return _page(signed_in, now, 429, password_error=too_many(exc))
     except InvalidPassword as exc:
         return _page(signed_in, now, 422, check=exc.check)
-    own.end_other_sessions(signed_in.id, session, signed_in.id)
-    own.reset_brake(signed_in.identifier)
+    own.end_what_the_old_password_opened(signed_in, session, signed_in.id)
     flash(PASSWORD_CHANGED, "info")
     return redirect(url_for(".account"))
 

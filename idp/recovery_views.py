@@ -108,8 +108,7 @@ def new_password() -> ResponseReturnValue:
     except InvalidPassword as exc:
         _, account = own.service.link_for(token, PURPOSE_PASSWORD, now)
         return _new_password_page(account.identifier, token, exc.check)
-    own.end_other_sessions(account.id, session, IdpSession.load(session).account_id)
-    own.reset_brake(account.identifier)
+    own.end_what_the_old_password_opened(account, session, IdpSession.load(session).account_id)
     return redirect(url_for(".password_reset_done"))
 
 

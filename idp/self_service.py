@@ -26,6 +26,7 @@ from idp.domain.accounts import Account, AccountRepository
 from idp.domain.authentication import MAX_IDENTIFIER_LENGTH, normalise_identifier
 from idp.domain.errors import AddressInvalid, MailUnavailable, TooManyRequests
 from idp.domain.self_service import SelfService, SelfServiceRepository, checked_address
+from idp.oidc.grant_store import GrantStore
 from idp.self_service_mail import TemplateMailer
 from idp.services import EXTENSION as IDP_EXTENSION
 from idp.services import IdpServices
@@ -39,16 +40,22 @@ class SelfServices:
     service: SelfService
     repository: SelfServiceRepository
     sessions: AccountSessions  # the sessions of each account, ended by a new password
+    grants: GrantStore  # OpenID Connect codes and access tokens, revoked by a new password
     brake: LoginBrake  # the login brake, reset for an account by its new password
     mailbox_dir: Path | None  # the demo's mailbox (« Boîte de réception de la démo »), else None
 
-    def reset_brake(self, identifier: str) -> None:
-        self.brake.reset_account(normalise_identifier(identifier)[:MAX_IDENTIFIER_LENGTH])
-
-    def end_other_sessions(self, account_id: str, session: SessionMixin, signed_in_as: str | None) -> int:
-        """Every session of the account but this browser's (kept when it is the account's own)."""
-        current = session_id(session) if signed_in_as == account_id else None
-        return self.sessions.end_others(account_id, session, current)
+    def end_what_the_old_password_opened(
+        self, account: Account, session: SessionMixin, signed_in_as: str | None
+    ) -> None:
+        """After a new password (by a recovery link or in « Mon compte »): every session of the
+        account but this browser's ends (this one is kept when it is the account's own), with its
+        participants; every OpenID Connect code and access token of the account issued so far is
+        refused, this browser's clients' included (they get new ones through the authorization
+        endpoint); the account's login brake reopens."""
+        current = session_id(session) if signed_in_as == account.id else None
+        self.sessions.end_others(account.id, session, current)
+        self.grants.revoke_account(account.id)
+        self.brake.reset_account(normalise_identifier(account.identifier)[:MAX_IDENTIFIER_LENGTH])
 
 
 def install(
@@ -66,6 +73,7 @@ def install(
         service=service,
         repository=repository,
         sessions=AccountSessions(idp.store, idp.logout),
+        grants=idp.oidc.grants,
         brake=idp.authenticator.brake,
         mailbox_dir=settings.mail.mailbox_dir if settings.is_demo else None,
     )

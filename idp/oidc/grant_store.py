@@ -6,6 +6,14 @@ of Redis gives nothing an attacker could present.
 
 A code is redeemed once (RFC 6749 §4.1.2, RFC 9700 §4.2.1): the first redemption marks it used and
 deletes it; a second one finds the mark, revokes the access token issued from it and fails.
+
+A new password ends what the old one opened (issue 18): :meth:`GrantStore.revoke_account` records
+the moment under the account, and every code or access token of that account issued until then
+is refused. One key per account, living as long as the longest-lived token: nothing to
+enumerate, nothing left behind.
+This provider issues no refresh token (``grant_types_supported`` is ``authorization_code`` only):
+a client that wants more after ten minutes sends the parent through the authorization endpoint,
+where the ended sessions and the new password apply.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ CODE_PREFIX = "oidc:code:"
 CODE_USED_PREFIX = "oidc:code-used:"
 CODE_TOKEN_PREFIX = "oidc:code-token:"  # noqa: S105 - a key prefix
 TOKEN_PREFIX = "oidc:token:"  # noqa: S105 - a key prefix
+REVOKED_BEFORE_PREFIX = "oidc:revoked-before:"  # + account id: codes and tokens issued until then
 NONCE_SCOPE = "oidc-nonce"  # under federation.stores.PRESENTED_PREFIX
 ASSERTION_PREFIX = "oidc:assertion:"
 
@@ -53,6 +62,7 @@ class IssuedCode:
     code_challenge: str | None
     code_challenge_method: str | None
     sid: str | None = None  # the IdP session's ``sid``, put in the ID token (Front-Channel Logout §3)
+    issued_at: float = 0.0  # stamped by GrantStore.save_code
     digest: str = ""
 
     def get_redirect_uri(self) -> str:
@@ -84,6 +94,7 @@ class IssuedToken:
     scope: str
     auth_time: int
     expires_at: int
+    issued_at: float = 0.0  # a record written before this field existed counts as issued long ago
 
 
 def digest(value: str) -> str:
@@ -97,10 +108,12 @@ class GrantStore:
 
     def save_code(self, code: str, issued: IssuedCode) -> None:
         record = {k: v for k, v in asdict(issued).items() if k != "digest"}
+        record["issued_at"] = self._clock()
         self._store.set(CODE_PREFIX + digest(code), json.dumps(record).encode(), CODE_TTL_SECONDS)
 
     def redeem_code(self, code: str) -> IssuedCode | None:
-        """The code's record, once; None when unknown or expired; :class:`CodeReused` the second time.
+        """The code's record, once; None when unknown, expired or revoked with its account's
+        grants; :class:`CodeReused` the second time.
 
         The used mark is taken first with ``add``: of two concurrent redemptions exactly one wins,
         and the other revokes what the winner obtains.
@@ -112,7 +125,8 @@ class GrantStore:
         raw = self._store.pop(CODE_PREFIX + key)
         if raw is None:
             return None
-        return IssuedCode(**json.loads(raw), digest=key)
+        issued = IssuedCode(**json.loads(raw), digest=key)
+        return None if self._is_revoked(issued.account_id, issued.issued_at) else issued
 
     def save_token(self, access_token: str, issued: IssuedToken, code_digest: str) -> None:
         token_key = digest(access_token)
@@ -128,7 +142,22 @@ class GrantStore:
         if raw is None:
             return None
         issued = IssuedToken(**json.loads(raw))
-        return issued if issued.expires_at > self._clock() else None
+        if issued.expires_at <= self._clock() or self._is_revoked(issued.account_id, issued.issued_at):
+            return None
+        return issued
+
+    def revoke_account(self, account_id: str) -> None:
+        """Every code and access token of the account issued until now is refused from now on.
+
+        Kept as long as a token lives (codes live less): anything issued before is expired by then.
+        A tie on the clock counts as before: the revocation wins."""
+        self._store.set(
+            REVOKED_BEFORE_PREFIX + account_id, repr(self._clock()).encode(), ACCESS_TOKEN_TTL_SECONDS
+        )
+
+    def _is_revoked(self, account_id: str, issued_at: float) -> bool:
+        raw = self._store.get(REVOKED_BEFORE_PREFIX + account_id)
+        return raw is not None and issued_at <= float(raw)
 
     def _revoke_token_of(self, code_digest: str) -> None:
         self._store.set(CODE_USED_PREFIX + code_digest, _REVOKED, ACCESS_TOKEN_TTL_SECONDS)

@@ -207,6 +207,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
             scope=token.get("scope", ""),
             auth_time=parent.auth_time,
             expires_at=int(self.provider.clock()) + int(token["expires_in"]),
+            issued_at=self.provider.clock(),
         )
         self.provider.grants.save_token(token["access_token"], issued, code.digest)
 

@@ -12,6 +12,7 @@ from idp.oidc.grant_store import (
     CODE_PREFIX,
     CODE_TTL_SECONDS,
     NONCE_TTL_SECONDS,
+    REVOKED_BEFORE_PREFIX,
     CodeReused,
     GrantStore,
     IssuedCode,
@@ -125,3 +126,50 @@ def test_nonce_is_bound_to_the_first_browser_of_each_client(grants, clock):
 def test_client_assertion_id_is_consumed_once(grants):
     assert grants.consume_assertion_id("ent", "jti-1", 60)
     assert not grants.consume_assertion_id("ent", "jti-1", 60)
+
+
+def _issue(grants, clock, code: str, token: str, **changes) -> None:
+    grants.save_code(code, CODE)
+    redeemed = grants.redeem_code(code)
+    grants.save_token(token, _token(clock, issued_at=clock(), **changes), redeemed.digest)
+
+
+def test_revoking_an_account_refuses_what_it_was_issued_until_then(grants, clock):
+    _issue(grants, clock, "code-1", "jeton-a1")
+    _issue(grants, clock, "code-2", "jeton-a2", client_id="autre-ent")
+    _issue(grants, clock, "code-3", "jeton-b1", account_id="b2")
+    grants.save_code("code-en-attente", CODE)  # issued, not yet redeemed
+    clock.now += 1
+    grants.revoke_account("a1")
+    assert grants.token("jeton-a1") is None and grants.token("jeton-a2") is None
+    assert grants.redeem_code("code-en-attente") is None
+    assert grants.token("jeton-b1") is not None  # another account
+    clock.now += 1
+    _issue(grants, clock, "code-4", "jeton-a3")  # issued after the revocation
+    assert grants.token("jeton-a3") is not None
+
+
+def test_a_revocation_wins_a_tie_on_the_clock(grants, clock):
+    _issue(grants, clock, "code-1", "jeton-a1")
+    grants.revoke_account("a1")  # same instant as the issuance
+    assert grants.token("jeton-a1") is None
+
+
+def test_a_token_recorded_without_its_issuance_time_counts_as_issued_before(grants, clock):
+    """A record written before ``issued_at`` existed (a token in flight during an upgrade)."""
+    grants.save_code("code-1", CODE)
+    grants.save_token("jeton-a1", _token(clock), grants.redeem_code("code-1").digest)
+    clock.now += 1
+    assert grants.token("jeton-a1") is not None
+    grants.revoke_account("a1")
+    assert grants.token("jeton-a1") is None
+
+
+def test_a_revocation_outlives_every_token_it_refuses(grants, clock, store):
+    _issue(grants, clock, "code-1", "jeton-a1")
+    grants.revoke_account("a1")
+    clock.now += ACCESS_TOKEN_TTL_SECONDS - 1
+    assert grants.token("jeton-a1") is None  # still refused just before it would have expired
+    assert store.get(REVOKED_BEFORE_PREFIX + "a1") is not None
+    clock.now += 2
+    assert store.get(REVOKED_BEFORE_PREFIX + "a1") is None  # gone with the last token it covered
