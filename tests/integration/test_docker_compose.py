@@ -18,6 +18,8 @@ ENV = {
     "ENT_BASE_URL": "https://ent.example.fr",
     "IDP_BASE_URL": "https://educonnect.example.fr",
     "ATEN_BASE_URL": "https://aten.example.fr",
+    "EDUCONNECT_SMTP_HOST": "smtp.example.fr",
+    "EDUCONNECT_MAIL_SENDER": "ÉduConnect <ne-pas-repondre@example.fr>",
     "PATH": "/usr/bin:/bin",
 }
 
@@ -151,3 +153,44 @@ def test_each_replica_keeps_its_workers_metrics_to_itself_and_the_token_comes_fr
         assert not any(directory.startswith(v) for v in volumes), directory
         mounts = config["services"][name]["volumes"]
         assert {m["target"] if isinstance(m, dict) else m.split(":")[1] for m in mounts} <= volumes
+
+
+@pytest.mark.parametrize("name", ["EDUCONNECT_SMTP_HOST", "EDUCONNECT_MAIL_SENDER"])
+def test_the_mail_relay_and_sender_must_be_set(name):
+    result = compose_config({k: v for k, v in ENV.items() if k != name})
+    assert result.returncode != 0
+    assert f"{name} must" in result.stderr
+
+
+def idp_mail_settings(compose: dict, state_dir: Path):
+    """The IdP's ``[mail]`` as the container reads it: config/ as shipped, compose's environment."""
+    from federation.settings import PROJECT_ROOT, load_settings
+
+    env = {k: str(v) for k, v in compose["services"]["idp"]["environment"].items()}
+    env |= {"EDUCONNECT_CONFIG_DIR": str(PROJECT_ROOT / "config"), "EDUCONNECT_STATE_DIR": str(state_dir)}
+    return load_settings("idp", env).mail
+
+
+def test_the_idp_mails_through_the_relay_the_environment_names(config, tmp_path):
+    mail = idp_mail_settings(config, tmp_path)
+    assert (mail.transport, mail.host, mail.port, mail.security) == (
+        "smtp",
+        "smtp.example.fr",
+        587,
+        "starttls",
+    )
+    assert mail.sender == ENV["EDUCONNECT_MAIL_SENDER"] and mail.username is None and mail.ca_file is None
+    for name in ("ent", "aten", "setup"):  # only the IdP sends mail
+        assert "EDUCONNECT_SMTP_HOST" not in config["services"][name]["environment"], name
+
+
+def test_implicit_tls_and_credentials_come_from_the_environment(tmp_path):
+    tls = {
+        "EDUCONNECT_SMTP_SECURITY": "tls",
+        "EDUCONNECT_SMTP_USERNAME": "educonnect",
+        "EDUCONNECT_SMTP_PASSWORD": "s",
+    }
+    result = compose_config({**ENV, **tls})
+    assert result.returncode == 0, result.stderr
+    mail = idp_mail_settings(yaml.safe_load(result.stdout), tmp_path)
+    assert (mail.port, mail.security, mail.username, mail.password) == (465, "tls", "educonnect", "s")
