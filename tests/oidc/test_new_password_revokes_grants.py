@@ -104,6 +104,8 @@ def test_a_new_password_revokes_the_tokens_and_codes_issued_before_it(op, oidc_c
     assert late.status_code == 400 and json_body(late)["error"] == "invalid_grant"
     # Another account is untouched.
     assert other_rp.userinfo(others["access_token"]).status_code == 200
+    if path == "mon compte":  # the browser that changed it is still signed in: a new code, a new token
+        assert rp.userinfo(rp.tokens(parent)["access_token"]).status_code == 200
     # What the account obtains after the change works: a new sign-in with the new password.
     fresh_rp = make_rp(op, oidc_clients, CONFIDENTIAL)
     request = fresh_rp.request()
