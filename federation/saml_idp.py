@@ -275,6 +275,7 @@ class IdentityProviderCore:
         if parsed is None or parsed.message is None:
             raise ProtocolError("AuthnRequest refused")
         message = parsed.message
+        check_same_issuer(message, issuer, "AuthnRequest")
         valid_until = self._check_issue_instant(message.issue_instant, now)
         if message.protocol_binding not in (None, BINDING_HTTP_POST):
             raise ProtocolError(f"ProtocolBinding {message.protocol_binding} not offered")
@@ -370,10 +371,31 @@ def _parsed_request(xml: bytes) -> Any:
 
 def _issuer_of(root: Any) -> str:
     """Issuer before verification, only to tell "unknown partner" from "bad signature"."""
-    issuer = root.find(f"{{{SAML_NS}}}Issuer")
-    if root.tag != f"{{{SAMLP_NS}}}AuthnRequest" or issuer is None or not (issuer.text or "").strip():
+    if root.tag != f"{{{SAMLP_NS}}}AuthnRequest":
         raise ProtocolError("AuthnRequest without Issuer")
-    return (issuer.text or "").strip()
+    return issuer_text(root, "AuthnRequest")
+
+
+def issuer_text(root: Any, element: str) -> str:
+    """The text of the message's ``saml:Issuer``, refused when it has any child node.
+
+    lxml's ``.text`` stops at a comment, a processing instruction or an element, while pysaml2
+    joins the text around it: ``A<!---->.evil.example`` would be checked as A and verified with
+    the keys of ``A.evil.example``. An Issuer is a plain string (SAML core §2.2.5): nothing else.
+    """
+    issuer = root.find(f"{{{SAML_NS}}}Issuer")
+    if issuer is None or not (issuer.text or "").strip():
+        raise ProtocolError(f"{element} without Issuer")
+    if len(issuer):  # lxml counts comments and processing instructions as children too
+        raise ProtocolError(f"{element} Issuer is not plain text (a comment, PI or element inside)")
+    return str(issuer.text).strip()
+
+
+def check_same_issuer(message: Any, issuer: str, element: str) -> None:
+    """After pysaml2's verification: the issuer it verified for is the one we checked."""
+    parsed = getattr(getattr(message, "issuer", None), "text", None)
+    if (parsed or "").strip() != issuer:
+        raise ProtocolError(f"{element} Issuer read by pysaml2 {parsed!r} is not {issuer!r}")
 
 
 def _session_index(xml: str) -> str:
