@@ -140,6 +140,19 @@ def verify(
         check_enveloped_signature(root, ENTITIES_DESCRIPTOR)
     except XmlSecurityError as exc:
         raise AggregateRefused("signature", f"signature absente ou hors profil ({exc})") from exc
+    # pysaml2's MetaDataLoader ignores what the backend answers: ask it ourselves, about the root.
+    try:
+        valid = backend.validate_signature(
+            xml.decode("utf-8"), str(signer_certificate), "pem", ENTITIES_DESCRIPTOR, root.get("ID")
+        )
+    except Exception as exc:  # SignatureError, XmlsecError, a bad encoding…: all mean "refused"
+        raise AggregateRefused(
+            "signature", f"la signature n'est pas valide pour le certificat {signer_certificate} ({exc})"
+        ) from exc
+    if valid is not True:
+        raise AggregateRefused(
+            "signature", f"la signature n'est pas valide pour le certificat {signer_certificate}"
+        )
     metadata = MetaDataLoader(
         attribute_converters,
         lambda: xml,

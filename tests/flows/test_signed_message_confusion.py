@@ -188,3 +188,48 @@ def test_post_logout_request_with_a_split_issuer_is_refused(parties, crypto, iss
     encoded = _post(sign_enveloped(_logout_request(issuer), stranger))["SAMLRequest"]
     with pytest.raises(ProtocolError):
         slo.parse_request(_posted_logout(encoded), _now())
+
+
+# --- Signature wrapping (item 2) --------------------------------------------------------------
+
+FAKE_SIGNATURE = (
+    '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>'
+    '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>'
+    '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>'
+    '<ds:Reference URI="#{id}"><ds:Transforms>'
+    '<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>'
+    '<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>'
+    '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>'
+    "<ds:DigestValue>AAAA</ds:DigestValue></ds:Reference></ds:SignedInfo>"
+    "<ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature>"
+)
+
+
+def _wrapped(new: etree._Element, old_signed: etree._Element) -> etree._Element:
+    """``new`` with the old, genuinely signed message in its Extensions, then a fake signature."""
+    extensions = etree.SubElement(new, "{urn:oasis:names:tc:SAML:2.0:protocol}Extensions")
+    new.find("{urn:oasis:names:tc:SAML:2.0:assertion}Issuer").addnext(extensions)
+    extensions.append(old_signed)
+    extensions.addnext(etree.fromstring(FAKE_SIGNATURE.format(id=new.get("ID"))))
+    return new
+
+
+@pytest.mark.parametrize("crypto", BACKENDS)
+def test_post_authn_request_wrapping_an_old_signed_one_is_refused(parties, crypto):
+    made, _, ent = parties
+    idp, _ = made[crypto]
+    old = sign_enveloped(_authn_request(A), ent)
+    assert idp.parse_post_request(_post(old), _now()).sp_entity_id == A  # genuine on its own
+    forged = _wrapped(_authn_request(A), sign_enveloped(_authn_request(A), ent))
+    forged.set("ForceAuthn", "true")
+    with pytest.raises(ProtocolError):
+        idp.parse_post_request(_post(forged), _now())
+
+
+@pytest.mark.parametrize("crypto", BACKENDS)
+def test_post_logout_request_wrapping_an_old_signed_one_is_refused(parties, crypto):
+    made, _, ent = parties
+    _, slo = made[crypto]
+    forged = _wrapped(_logout_request(A), sign_enveloped(_logout_request(A), ent))
+    with pytest.raises(ProtocolError):
+        slo.parse_request(_posted_logout(_post(forged)["SAMLRequest"]), _now())

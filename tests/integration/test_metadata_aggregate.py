@@ -26,6 +26,7 @@ from federation.metadata_aggregate import (
 )
 from federation.saml import ATTRIBUTE_MAP_DIR
 from tests.sp_aggregate import (
+    _SIGNATURE_TEMPLATE,
     https_server,
     operator_key,
     publish,
@@ -209,3 +210,56 @@ def test_plain_http_is_not_a_source(tmp_path, signer):
     with pytest.raises(AggregateRefused, match="https://") as caught:
         read_source(settings_for(tmp_path, "http://127.0.0.1:1/ent.xml", signer))
     assert caught.value.reason == "unreachable"
+
+
+def test_an_old_signed_aggregate_inside_a_fake_signed_root_is_refused(tmp_path, crypto, signer, ent_metadata):
+    """Signature wrapping against xmlsec1, which verifies the first ds:Signature of the document:
+    an old, genuinely signed (and expired) aggregate inside a new root with a fake signature."""
+    old = sign(unsigned_aggregate([ent_metadata], now() - dt.timedelta(days=30)), signer, tmp_path)
+    old_body = re.sub(r"^\s*<\?xml[^>]*\?>", "", old).strip()
+    forged_sp = ent_metadata.replace("https://ent.test", "https://forged.test")
+    forged_sp = re.sub(r"^\s*<\?xml[^>]*\?>", "", forged_sp).strip()
+    fake = (
+        _SIGNATURE_TEMPLATE.format(id="_outer")
+        .replace("<ds:DigestValue/>", "<ds:DigestValue>AAAA</ds:DigestValue>")
+        .replace("<ds:SignatureValue/>", "<ds:SignatureValue>AAAA</ds:SignatureValue>")
+    )
+    wrapped = (
+        '<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" ID="_outer" '
+        f'validUntil="2099-01-01T00:00:00Z">{old_body}{forged_sp}{fake}</md:EntitiesDescriptor>'
+    )
+    assert refused(wrapped, signer, crypto).reason == "signature"
+
+
+class _SaysNo(saml_backend.ProfiledXmlSec1Backend):
+    """A backend that answers False (no exception): pysaml2's MetaDataLoader ignores the answer."""
+
+    def validate_signature(self, *args, **kwargs) -> bool:
+        return False
+
+
+def test_a_backend_answering_false_refuses_the_aggregate(tmp_path, signer, ent_metadata):
+    xml = signed_aggregate([ent_metadata], signer, tmp_path)
+    backend = _SaysNo(saml_backend.get_xmlsec_binary())
+    assert refused(xml, signer, backend).reason == "signature"
+
+
+def test_xmlsec1_is_told_which_node_to_verify(tmp_path, signer, ent_metadata, monkeypatch):
+    """Without --node-id, xmlsec1 verifies the first ds:Signature of the document."""
+    commands = []
+    original = saml_backend.CryptoBackendXmlSec1._run_xmlsec
+
+    def run(self, com_list, extra_args):
+        commands.append(list(com_list))
+        return original(self, com_list, extra_args)
+
+    monkeypatch.setattr(saml_backend.CryptoBackendXmlSec1, "_run_xmlsec", run)
+    xml = signed_aggregate([ent_metadata], signer, tmp_path)
+    found = re.search(r'EntitiesDescriptor [^>]*ID="([^"]+)"', xml)
+    assert found is not None
+    aggregate_id = found.group(1)
+    verify(xml.encode(), signer.cert_file, saml_backend.make_crypto_backend("xmlsec1"), CONVERTERS, now())
+    verifications = [c for c in commands if "--verify" in c]
+    assert verifications
+    assert all(c[c.index("--node-id") + 1] == aggregate_id for c in verifications if "--node-id" in c)
+    assert all("--node-id" in c for c in verifications)
