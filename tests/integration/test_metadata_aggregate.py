@@ -147,7 +147,7 @@ def test_a_good_refresh_from_a_file_replaces_the_copy(tmp_path, crypto, signer, 
 
 @pytest.mark.parametrize(
     "spoil",
-    ["tampered", "wrong_signer", "expired", "unparsable", "unreachable"],
+    ["tampered", "wrong_signer", "expired", "unparsable", "unreachable", "rollback"],
 )
 def test_a_bad_refresh_keeps_the_last_good_copy_and_is_logged(
     tmp_path, crypto, signer, ent_metadata, spoil, caplog
@@ -165,6 +165,10 @@ def test_a_bad_refresh_keeps_the_last_good_copy_and_is_logged(
         ),
         "unparsable": lambda: good[: len(good) // 2],
         "unreachable": None,
+        # genuinely signed and still valid, but older than the kept copy (validUntil earlier)
+        "rollback": lambda: signed_aggregate(
+            [ent_metadata], signer, tmp_path, valid_for=dt.timedelta(days=3)
+        ),
     }[spoil]
     if bad is None:
         source.unlink()
@@ -263,3 +267,36 @@ def test_xmlsec1_is_told_which_node_to_verify(tmp_path, signer, ent_metadata, mo
     assert verifications
     assert all(c[c.index("--node-id") + 1] == aggregate_id for c in verifications if "--node-id" in c)
     assert all("--node-id" in c for c in verifications)
+
+
+def _published_at(
+    entities: list[str], created: dt.datetime, valid_for: dt.timedelta, signer, work: Path
+) -> str:
+    xml = unsigned_aggregate(entities, now() + valid_for)
+    info = (
+        '<md:Extensions><mdrpi:PublicationInfo xmlns:mdrpi="urn:oasis:names:tc:SAML:metadata:rpi" '
+        f'publisher="urn:test:federation" creationInstant="{created:%Y-%m-%dT%H:%M:%SZ}"/></md:Extensions>'
+    )
+    return sign(xml.replace("</ds:Signature>", "</ds:Signature>" + info, 1), signer, work)
+
+
+def test_an_aggregate_published_before_the_kept_copy_is_refused(tmp_path, signer, ent_metadata, caplog):
+    """With mdrpi:PublicationInfo on both, creationInstant decides (here the older one lasts longer)."""
+    crypto = saml_backend.tested_backend("inprocess")
+    source = tmp_path / "federation.xml"
+    kept = _published_at([ent_metadata], now() - dt.timedelta(days=1), dt.timedelta(days=7), signer, tmp_path)
+    publish(source, kept)
+    settings = settings_for(tmp_path, str(source), signer)
+    assert refresh(settings, crypto, CONVERTERS, now()).is_good
+    older = _published_at(
+        [ent_metadata], now() - dt.timedelta(days=9), dt.timedelta(days=20), signer, tmp_path
+    )
+    publish(source, older)
+    with caplog.at_level(logging.ERROR, logger="educonnect.metadata"):
+        outcome = refresh(settings, crypto, CONVERTERS, now())
+    assert not outcome.is_good and "(rollback)" in outcome.message
+    assert settings.copy_file.read_text() == kept
+    assert any("creationInstant" in r.getMessage() for r in caplog.records)
+    newer = _published_at([ent_metadata], now(), dt.timedelta(days=6), signer, tmp_path)
+    publish(source, newer)  # published later, even if it expires sooner: taken
+    assert refresh(settings, crypto, CONVERTERS, now()).is_good
