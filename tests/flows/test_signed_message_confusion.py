@@ -233,3 +233,28 @@ def test_post_logout_request_wrapping_an_old_signed_one_is_refused(parties, cryp
     forged = _wrapped(_logout_request(A), sign_enveloped(_logout_request(A), ent))
     with pytest.raises(ProtocolError):
         slo.parse_request(_posted_logout(_post(forged)["SAMLRequest"]), _now())
+
+
+# --- Destination (item 5): SAML bindings §3.4.5.2 / §3.5.5.2 require it on signed messages ------
+
+
+def _without_destination(root: etree._Element) -> etree._Element:
+    del root.attrib["Destination"]
+    return root
+
+
+def _elsewhere(root: etree._Element) -> etree._Element:
+    root.set("Destination", "https://other-idp.test/saml/sso")
+    return root
+
+
+@pytest.mark.parametrize("crypto", BACKENDS)
+@pytest.mark.parametrize("bend", [_without_destination, _elsewhere], ids=["absent", "another-idp"])
+def test_authn_request_not_destined_to_our_sso_url_is_refused(parties, crypto, bend):
+    made, stranger, _ = parties
+    idp, _ = made[crypto]
+    with pytest.raises(ProtocolError, match=r"Destination|destined"):
+        idp.parse_post_request(_post(sign_enveloped(bend(_authn_request(B)), stranger)), _now())
+    redirect = _redirect_args(etree.tostring(bend(_authn_request(B))), stranger)
+    with pytest.raises(ProtocolError, match=r"Destination|destined"):
+        idp.parse_redirect_request(redirect, _now())
