@@ -16,6 +16,9 @@ what decryption tries, the current pair first.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +76,72 @@ def published_pairs(certs_dir: Path, service: str, use: str) -> tuple[KeyPair, .
     metadata publishes and, for encryption, every key decryption tries during a rollover."""
     pairs = (key_pair(certs_dir, service, use, generation) for generation in GENERATIONS)
     return tuple(pair for pair in pairs if pair.exists())
+
+
+@dataclass(frozen=True)
+class KeySet:
+    """A service's SAML keys as one process read them at start (DESIGN §5: keys are built once
+    per process): the current signing pair, the other published signing pairs, every encryption
+    pair (current first).
+
+    The files are immutable copies named by content fingerprint (:func:`load_key_set`), never the
+    role files of ``certs/``: ``saml keys rotate`` moves those (next → current → previous), and a
+    process holding their paths would sign with the new key at once and no longer find the old
+    one to decrypt. A running process is unaffected by rotate until it restarts.
+    """
+
+    signing: KeyPair
+    other_signing: tuple[KeyPair, ...]
+    encryption: tuple[KeyPair, ...]
+
+
+def load_key_set(certs_dir: Path, service: str, pin_dir: Path) -> KeySet:
+    """Read the role files of ``service`` once and pin each pair into ``pin_dir`` (0700) as
+    ``<service>-<use>-<fingerprint>.key/.crt``, written once and never changed; pinned pairs of a
+    retired key (in no role any more) are deleted."""
+    require_key_pair(certs_dir, service, "signing")
+    require_key_pair(certs_dir, service, "encryption")
+    pin_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    signing = tuple(
+        _pinned(p, pin_dir, service, "signing") for p in published_pairs(certs_dir, service, "signing")
+    )
+    encryption = tuple(
+        _pinned(p, pin_dir, service, "encryption") for p in published_pairs(certs_dir, service, "encryption")
+    )
+    kept = {path.name for pair in (*signing, *encryption) for path in (pair.key_file, pair.cert_file)}
+    for use in SAML_USES:
+        for stale in pin_dir.glob(f"{service}-{use}-*"):
+            if stale.name not in kept and stale.suffix in (".key", ".crt"):
+                stale.unlink(missing_ok=True)
+    return KeySet(signing=signing[0], other_signing=signing[1:], encryption=encryption)
+
+
+def _pinned(pair: KeyPair, pin_dir: Path, service: str, use: str) -> KeyPair:
+    key, cert = pair.key_file.read_bytes(), pair.cert_file.read_bytes()
+    fingerprint = hashlib.sha256(key + b"\0" + cert).hexdigest()[:32]
+    pinned = KeyPair(
+        key_file=pin_dir / f"{service}-{use}-{fingerprint}.key",
+        cert_file=pin_dir / f"{service}-{use}-{fingerprint}.crt",
+    )
+    for target, data, mode in ((pinned.key_file, key, 0o600), (pinned.cert_file, cert, 0o644)):
+        if not target.exists():
+            _write_once(target, data, mode)
+    return pinned
+
+
+def _write_once(target: Path, data: bytes, mode: int) -> None:
+    """Atomically: workers starting together write the same bytes, the last rename wins."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def announce_next_key(certs_dir: Path, service: str, use: str, force: bool = False) -> KeyPair:

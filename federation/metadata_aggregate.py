@@ -12,6 +12,9 @@ Rules (SAML metadata §2.3.1 and §3; DESIGN §5, "the SP registry refreshed fro
   federation operator's certificate only, on the configured backend (python-xmlsec or xmlsec1);
   pysaml2 alone would accept an unsigned aggregate and verify whichever signature comes first;
 * ``validUntil`` is in the future;
+* no rollback: a refresh whose ``validUntil`` (or, when both carry one,
+  ``mdrpi:PublicationInfo/@creationInstant``) is earlier than the kept copy's is refused, so an
+  old genuinely signed aggregate cannot bring back SPs or keys removed since;
 * a refresh that fails any of these, or cannot read the source, changes nothing: the last good
   copy (``<copy_dir>/aggregate.xml``) stays, the failure is logged and written to
   ``<copy_dir>/status.json``. A good one replaces the copy atomically (``os.replace``): a reader
@@ -47,6 +50,7 @@ from federation.xml_security import XmlSecurityError, check_enveloped_signature,
 log = logging.getLogger("educonnect.metadata")
 
 MD_NS = "urn:oasis:names:tc:SAML:2.0:metadata"
+MDRPI_NS = "urn:oasis:names:tc:SAML:metadata:rpi"
 ENTITIES_DESCRIPTOR = f"{MD_NS}:EntitiesDescriptor"
 # A national federation's aggregate is a few MB; eduGAIN's, the largest known, about 80 MB.
 MAX_AGGREGATE_BYTES = 128 * 1024 * 1024
@@ -140,6 +144,19 @@ def verify(
         check_enveloped_signature(root, ENTITIES_DESCRIPTOR)
     except XmlSecurityError as exc:
         raise AggregateRefused("signature", f"signature absente ou hors profil ({exc})") from exc
+    # pysaml2's MetaDataLoader ignores what the backend answers: ask it ourselves, about the root.
+    try:
+        valid = backend.validate_signature(
+            xml.decode("utf-8"), str(signer_certificate), "pem", ENTITIES_DESCRIPTOR, root.get("ID")
+        )
+    except Exception as exc:  # SignatureError, XmlsecError, a bad encoding…: all mean "refused"
+        raise AggregateRefused(
+            "signature", f"la signature n'est pas valide pour le certificat {signer_certificate} ({exc})"
+        ) from exc
+    if valid is not True:
+        raise AggregateRefused(
+            "signature", f"la signature n'est pas valide pour le certificat {signer_certificate}"
+        )
     metadata = MetaDataLoader(
         attribute_converters,
         lambda: xml,
@@ -172,6 +189,7 @@ def refresh(
         try:
             xml = read_source(settings)
             verified = verify(xml, settings.signer_certificate, backend, attribute_converters, now)
+            _check_not_older_than_copy(settings, parse_xml(xml))
         except AggregateRefused as exc:
             kept = copy_valid_until(settings)
             keeping = (
@@ -210,6 +228,47 @@ def copy_valid_until(settings: AggregateSettings) -> dt.datetime | None:
         return _valid_until(root.get("validUntil"))
     except (OSError, XmlSecurityError, AggregateRefused):
         return None
+
+
+def _check_not_older_than_copy(settings: AggregateSettings, fresh: Any) -> None:
+    """Refuse a rollback to an older aggregate than the kept copy (compared by creationInstant
+    when both carry mdrpi:PublicationInfo, by validUntil otherwise)."""
+    try:
+        kept = parse_xml(settings.copy_file.read_bytes())
+    except (OSError, XmlSecurityError):
+        return  # no copy yet (or an unreadable one): nothing to roll back from
+    fresh_created, kept_created = _creation_instant(fresh), _creation_instant(kept)
+    if fresh_created is not None and kept_created is not None:
+        if fresh_created < kept_created:
+            raise AggregateRefused(
+                "rollback",
+                f"creationInstant {fresh_created.isoformat()} antérieur à celui de la copie conservée "
+                f"({kept_created.isoformat()}) : un agrégat plus ancien n'en remplace pas un plus récent",
+            )
+        return
+    try:
+        kept_until = _valid_until(kept.get("validUntil"))
+    except AggregateRefused:
+        return
+    fresh_until = _valid_until(fresh.get("validUntil"))
+    if fresh_until < kept_until:
+        raise AggregateRefused(
+            "rollback",
+            f"validUntil {fresh_until.isoformat()} antérieur à celui de la copie conservée "
+            f"({kept_until.isoformat()}) : un agrégat plus ancien n'en remplace pas un plus récent",
+        )
+
+
+def _creation_instant(root: Any) -> dt.datetime | None:
+    info = root.find(f"{{{MD_NS}}}Extensions/{{{MDRPI_NS}}}PublicationInfo")
+    value = info.get("creationInstant") if info is not None else None
+    if not value:
+        return None
+    try:
+        year, month, day, hour, minute, second = str_to_time(value)[:6]
+    except (TypeError, ValueError) as exc:
+        raise AggregateRefused("unparsable", f"creationInstant {value!r} n'est pas une date") from exc
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
 
 
 def _valid_until(value: str | None) -> dt.datetime:

@@ -18,7 +18,7 @@ from saml2.sigver import get_xmlsec_binary
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 from federation.errors import ConfigurationError
-from federation.keys import metadata_signing_pair, published_pairs, require_key_pair
+from federation.keys import KeySet, load_key_set, metadata_signing_pair
 from federation.saml_backend import encrypts_with_aes_gcm
 from federation.saml_metadata import MetadataPublication, PublishedMetadata, signed_metadata
 from federation.settings import Settings, metadata_settings
@@ -57,14 +57,16 @@ def build_config(
     metadata_files: list[Path] | None = None,
     entity_id: str | None = None,
     name: str = "",
+    key_set: KeySet | None = None,
 ) -> Config:
-    """A pysaml2 :class:`Config` for this service's keys, the given peers and service blocks."""
-    signing = require_key_pair(settings.certs_dir, settings.service, "signing")
-    require_key_pair(settings.certs_dir, settings.service, "encryption")
+    """A pysaml2 :class:`Config` for this service's keys, the given peers and service blocks.
+
+    ``key_set``: the keys this process read at start (:func:`service_key_set`); None reads them now.
+    """
+    keys = key_set or service_key_set(settings)
     # During a rollover (federation.keys) the next and previous pairs are published beside the
     # current one; only the current one signs, and every encryption pair decrypts.
-    other_signing = published_pairs(settings.certs_dir, settings.service, "signing")[1:]
-    encryption = published_pairs(settings.certs_dir, settings.service, "encryption")
+    signing, other_signing, encryption = keys.signing, keys.other_signing, keys.encryption
     about = metadata_settings(settings)
     missing = [str(p) for p in metadata_files or [] if not p.exists()]
     if missing:
@@ -114,6 +116,11 @@ def build_config(
     config: Config = IdPConfig() if "idp" in services else SPConfig()
     config.load(config_dict)
     return config
+
+
+def service_key_set(settings: Settings) -> KeySet:
+    """The service's SAML keys, read now and pinned under its state dir (federation.keys)."""
+    return load_key_set(settings.certs_dir, settings.service, settings.state_dir / "keys")
 
 
 def metadata_xml(config: Config, settings: Settings, now: dt.datetime | None = None) -> str:

@@ -79,7 +79,11 @@ class ProfiledXmlSec1Backend(CryptoBackendXmlSec1):
     def validate_signature(
         self, signedtext: Any, cert_file: str, cert_type: str, node_name: str, node_id: str | None
     ) -> bool:
-        check_signed_element(parse_xml(signedtext), node_name, node_id)
+        root = parse_xml(signedtext)
+        check_signed_element(root, node_name, node_id)
+        # Without --node-id xmlsec1 verifies the first ds:Signature of the document, whichever
+        # element it signs: name the element the profile check was about (the root's ID).
+        node_id = node_id or root.get("ID")
         return bool(super().validate_signature(signedtext, cert_file, cert_type, node_name, node_id))
 
 

@@ -204,6 +204,10 @@ class IdentityProviderCore:
         self.entity_id: str = server.config.entityid
         self.known_sps = frozenset(known_sps)
         self.skew = skew
+        # Where each binding's AuthnRequests must say they go (Destination, SAML bindings
+        # §3.4.5.2 / §3.5.5.2): our SingleSignOnService locations.
+        endpoints = server.config.getattr("endpoints", "idp") or {}
+        self.sso_urls = {binding: url for url, binding in endpoints.get("single_sign_on_service", [])}
         # SPs whose metadata publishes an encryption key get encrypted assertions (DESIGN §5).
         # Only the in-process backend can: Debian's xmlsec1 1.2.37 fails on an AES-GCM template
         # and pysaml2 would otherwise fall back to 3DES-CBC, which DESIGN §5 rules out. Sending
@@ -245,7 +249,7 @@ class IdentityProviderCore:
             )
         except Exception as exc:  # pysaml2 raises many unrelated types for a bad request
             raise ProtocolError(f"AuthnRequest refused: {type(exc).__name__}: {exc}") from exc
-        return self._checked_request(parsed, issuer, args.get("RelayState"), now)
+        return self._checked_request(parsed, issuer, args.get("RelayState"), now, BINDING_HTTP_REDIRECT)
 
     def parse_post_request(self, form: Mapping[str, str], now: dt.datetime) -> AuthenticationRequest:
         """An AuthnRequest by HTTP-POST: the same rules as by HTTP-Redirect, the signature being
@@ -266,15 +270,19 @@ class IdentityProviderCore:
             parsed = self.server.parse_authn_request("".join(saml_request.split()), BINDING_HTTP_POST)
         except Exception as exc:  # pysaml2 raises many unrelated types for a bad request
             raise ProtocolError(f"AuthnRequest refused: {type(exc).__name__}: {exc}") from exc
-        return self._checked_request(parsed, issuer, form.get("RelayState"), now)
+        return self._checked_request(parsed, issuer, form.get("RelayState"), now, BINDING_HTTP_POST)
 
     def _checked_request(
-        self, parsed: Any, issuer: str, relay_state: str | None, now: dt.datetime
+        self, parsed: Any, issuer: str, relay_state: str | None, now: dt.datetime, binding: str
     ) -> AuthenticationRequest:
         """The rules after the signature, the same for both bindings."""
         if parsed is None or parsed.message is None:
             raise ProtocolError("AuthnRequest refused")
         message = parsed.message
+        check_same_issuer(message, issuer, "AuthnRequest")
+        expected = self.sso_urls.get(binding)
+        if expected is None or message.destination != expected:
+            raise ProtocolError(f"AuthnRequest Destination {message.destination!r} is not {expected}")
         valid_until = self._check_issue_instant(message.issue_instant, now)
         if message.protocol_binding not in (None, BINDING_HTTP_POST):
             raise ProtocolError(f"ProtocolBinding {message.protocol_binding} not offered")
@@ -370,10 +378,31 @@ def _parsed_request(xml: bytes) -> Any:
 
 def _issuer_of(root: Any) -> str:
     """Issuer before verification, only to tell "unknown partner" from "bad signature"."""
-    issuer = root.find(f"{{{SAML_NS}}}Issuer")
-    if root.tag != f"{{{SAMLP_NS}}}AuthnRequest" or issuer is None or not (issuer.text or "").strip():
+    if root.tag != f"{{{SAMLP_NS}}}AuthnRequest":
         raise ProtocolError("AuthnRequest without Issuer")
-    return (issuer.text or "").strip()
+    return issuer_text(root, "AuthnRequest")
+
+
+def issuer_text(root: Any, element: str) -> str:
+    """The text of the message's ``saml:Issuer``, refused when it has any child node.
+
+    lxml's ``.text`` stops at a comment, a processing instruction or an element, while pysaml2
+    joins the text around it: ``A<!---->.evil.example`` would be checked as A and verified with
+    the keys of ``A.evil.example``. An Issuer is a plain string (SAML core §2.2.5): nothing else.
+    """
+    issuer = root.find(f"{{{SAML_NS}}}Issuer")
+    if issuer is None or not (issuer.text or "").strip():
+        raise ProtocolError(f"{element} without Issuer")
+    if len(issuer):  # lxml counts comments and processing instructions as children too
+        raise ProtocolError(f"{element} Issuer is not plain text (a comment, PI or element inside)")
+    return str(issuer.text).strip()
+
+
+def check_same_issuer(message: Any, issuer: str, element: str) -> None:
+    """After pysaml2's verification: the issuer it verified for is the one we checked."""
+    parsed = getattr(getattr(message, "issuer", None), "text", None)
+    if (parsed or "").strip() != issuer:
+        raise ProtocolError(f"{element} Issuer read by pysaml2 {parsed!r} is not {issuer!r}")
 
 
 def _session_index(xml: str) -> str:

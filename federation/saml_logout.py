@@ -29,10 +29,16 @@ from saml2.time_util import str_to_time
 
 from federation.errors import ProtocolError, UnknownPartner
 from federation.saml import MAX_REDIRECT_MESSAGE_CHARS, SIGNING_ALGORITHM
-from federation.saml_idp import ACCEPTED_SIGALGS, MAX_REQUEST_AGE, inflate_redirect_message
+from federation.saml_idp import (
+    ACCEPTED_SIGALGS,
+    MAX_REQUEST_AGE,
+    check_same_issuer,
+    inflate_redirect_message,
+    issuer_text,
+)
 from federation.saml_response import MAX_POST_MESSAGE_CHARS
 from federation.stores import KeyValueStore, consume_once
-from federation.xml_security import SAML_NS, SAMLP_NS, XmlSecurityError, parse_xml
+from federation.xml_security import SAMLP_NS, XmlSecurityError, parse_xml
 
 SLO_BINDINGS = (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)
 DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -178,6 +184,7 @@ class SingleLogout:
         if parsed is None or parsed.message is None:
             raise ProtocolError("LogoutRequest refused")
         request = parsed.message
+        check_same_issuer(request, issuer, "LogoutRequest")
         self._check_destination(request.destination)
         self._check_issue_instant(request.issue_instant, now)
         if request.not_on_or_after and _instant(request.not_on_or_after) < now - self.skew:
@@ -205,6 +212,7 @@ class SingleLogout:
         if parsed is None or parsed.response is None:
             raise ProtocolError("LogoutResponse refused")
         response: LogoutResponse = parsed.response
+        check_same_issuer(response, issuer, "LogoutResponse")
         self._check_destination(response.destination)
         self._check_issue_instant(response.issue_instant, now)
         if not response.in_response_to:
@@ -237,10 +245,9 @@ class SingleLogout:
             root = parse_xml(xml)
         except XmlSecurityError as exc:
             raise ProtocolError(f"undecodable {element}: {exc}") from exc
-        issuer_element = root.find(f"{{{SAML_NS}}}Issuer")
-        if root.tag != f"{{{SAMLP_NS}}}{element}" or issuer_element is None:
+        if root.tag != f"{{{SAMLP_NS}}}{element}":
             raise ProtocolError(f"{element} without Issuer")
-        issuer = (issuer_element.text or "").strip()
+        issuer = issuer_text(root, element)
         if issuer not in self.peers:
             raise UnknownPartner(f"issuer {issuer!r} not registered")
         if message.binding == BINDING_HTTP_REDIRECT:

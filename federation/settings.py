@@ -553,9 +553,19 @@ class _Reader:
         url = reader.optional_text("organization_url") or base_url + "/"
         if not url.startswith(("https://", "http://")):
             raise ConfigurationError(f"{self.service}.metadata.organization_url: adresse http(s) attendue")
+        valid_days = reader.integer("valid_days", default=10, low=1, high=365)
+        cache_duration_hours = reader.integer("cache_duration_hours", default=6, low=1, high=24 * 30)
+        if cache_duration_hours >= valid_days * 24:
+            # SAML metadata §2.3.1: a partner may keep its copy for cacheDuration; it must not
+            # outlive validUntil, or partners would hold metadata that is no longer valid.
+            raise ConfigurationError(
+                f"{self.service}.metadata.cache_duration_hours ({cache_duration_hours} h) doit être "
+                f"inférieur à valid_days ({valid_days} j = {valid_days * 24} h) : un partenaire garderait "
+                "sinon en cache des métadonnées dont le validUntil est passé"
+            )
         return MetadataSettings(
-            valid_days=reader.integer("valid_days", default=10, low=1, high=365),
-            cache_duration_hours=reader.integer("cache_duration_hours", default=6, low=1, high=24 * 30),
+            valid_days=valid_days,
+            cache_duration_hours=cache_duration_hours,
             organization_name=organization,
             organization_display_name=reader.optional_text("organization_display_name") or organization,
             organization_url=url,

@@ -201,6 +201,7 @@ def _one(
 def _checked_signature(element: etree._Element) -> etree._Element:
     """The enveloped ds:Signature of ``element``, checked against SAML core §5.4 and XML-DSig 1.1."""
     signature = _one(element, _ds("Signature"))
+    _check_no_other_signature(element, signature)
     if signature.find(_ds("Object")) is not None:
         raise SignaturePolicyError("ds:Object is not allowed in SAML signatures (SAML core §5.4.6)")
     signed_info = _one(signature, _ds("SignedInfo"))
@@ -225,6 +226,39 @@ def _checked_signature(element: etree._Element) -> etree._Element:
     if digest not in DIGEST_METHODS:
         raise SignaturePolicyError(f"digest method {digest!r} refused (SHA-256 or better only)")
     return signature
+
+
+# The signed elements whose children may carry their own enveloped signature, after the parent's:
+# a Response's Assertions (SAML core §5.4.1 signs both), an aggregate's EntityDescriptors (SAML
+# metadata §3.1: each element may be signed; members of a federation often are).
+_MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
+_SIGNED_CHILDREN = {
+    f"{{{SAMLP_NS}}}Response": f"{{{SAML_NS}}}Assertion",
+    f"{_MD}EntitiesDescriptor": f"{_MD}EntityDescriptor",
+}
+
+
+def _check_no_other_signature(element: etree._Element, own: etree._Element) -> None:
+    """Refuse any ds:Signature inside ``element`` but its own, and an own one that is not the
+    first in document order: xmlsec1 verifies the first ds:Signature under its start node, so an
+    old genuinely signed message hidden in ``samlp:Extensions`` (or an old aggregate inside a new
+    one) before a fake outer signature would be what it checks (signature wrapping).
+
+    The exceptions (``_SIGNED_CHILDREN``): the own signature of a direct child Assertion of a
+    Response or EntityDescriptor of an aggregate; nothing in an AuthnRequest or LogoutRequest.
+    """
+    signatures = list(element.iter(_ds("Signature")))
+    if signatures[0] is not own:
+        raise SignaturePolicyError("another ds:Signature precedes the element's own (signature wrapping)")
+    allowed_child = _SIGNED_CHILDREN.get(element.tag)
+    for other in signatures[1:]:
+        holder = other.getparent()
+        if holder is None or holder.tag != allowed_child or holder.getparent() is not element:
+            where = etree.QName(holder).localname if holder is not None else "?"
+            raise SignaturePolicyError(
+                f"a ds:Signature inside {etree.QName(element).localname} (in {where}) is not its own "
+                "(signature wrapping)"
+            )
 
 
 def check_enveloped_signature(root: etree._Element, node_name: str) -> None:

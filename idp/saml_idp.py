@@ -13,6 +13,7 @@ from pathlib import Path
 
 from federation.attribute_converters import name_matched
 from federation.errors import UnknownPartner
+from federation.keys import KeySet
 from federation.metadata_aggregate import VerifiedAggregate
 from federation.saml import build_config, published_metadata
 from federation.saml_backend import check_crypto_backend, encrypts_with_aes_gcm
@@ -50,15 +51,18 @@ class SamlIdentityProvider(IdentityProviderCore):
         aggregate: VerifiedAggregate | None = None,
         aggregate_release: tuple[str, ...] = (),
         aggregate_releases: Mapping[str, tuple[str, ...]] | None = None,
+        key_set: KeySet | None = None,
     ) -> None:
         """``aggregate_release``: what the SPs of the aggregate receive; ``aggregate_releases``:
-        the exceptions, by entity ID."""
+        the exceptions, by entity ID; ``key_set``: the keys the process read at start (None:
+        read them now)."""
         providers = settings.service_providers if providers is None else providers
         config = build_config(
             settings,
             idp_services(settings),
             metadata_files=[p.metadata for p in providers],
             name="ÉduConnect",
+            key_set=key_set,
         )
         server = EncryptingServer(config=config)
         check_crypto_backend(server, settings)

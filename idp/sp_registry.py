@@ -38,7 +38,7 @@ from saml2.attribute_converter import ac_factory
 from federation import metadata_aggregate
 from federation.errors import ConfigurationError
 from federation.metadata_aggregate import AggregateRefused, AggregateSettings, VerifiedAggregate
-from federation.saml import ATTRIBUTE_MAP_DIR
+from federation.saml import ATTRIBUTE_MAP_DIR, service_key_set
 from federation.saml_backend import tested_backend
 from federation.saml_idp import AuthenticationRequest, PostForm
 from federation.saml_logout import SingleLogout
@@ -138,6 +138,9 @@ class LiveRegistry:
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()
         self._refused: Fingerprint | None = None
+        # Read once per process: every rebuild signs and publishes with the keys of the start,
+        # so that after `saml keys next` no worker publishes the next key before the others.
+        self.key_set = service_key_set(settings)
         aggregate = config.aggregate
         if aggregate is not None and not aggregate.copy_file.exists():
             self.refresh_aggregate()  # first start: fetch now, so that the workers fork with it
@@ -290,6 +293,7 @@ class LiveRegistry:
             aggregate,
             self.config.aggregate.attributes if self.config.aggregate else (),
             releases,
+            key_set=self.key_set,
         )
         return Registry(
             saml=saml,

@@ -359,3 +359,36 @@ def test_a_rollover_step_out_of_order_is_refused_with_a_sentence(federation: Fed
     assert early.exit_code == 1 and "n'est pas encore retirée" in early.output
     # rotate and retire without --use took both uses: the encryption key rolled with the signing one
     assert key_pair(federation.certs_dir, "ent", "encryption", "previous").exists()
+
+
+@pytest.mark.parametrize(
+    ("service", "use"), [("idp", "signing"), ("ent", "encryption"), ("idp", "encryption")]
+)
+def test_rotate_changes_nothing_for_running_services_until_their_restart(
+    federation: Federation, service: str, use: str
+) -> None:
+    """Running processes read their keys at start: ``rotate`` (which moves the role files) leaves
+    them signing with the old key and decrypting what was encrypted to it; a restart switches."""
+    which = CASES[(service, use)]
+    probe_of = "cert_file" if use == "signing" else "key_file"
+    old = federation.deployment.root / "old.pem"
+    old.write_text(getattr(key_pair(federation.certs_dir, service, use), probe_of).read_text())
+    federation.saml_keys("next", "--service", service, "--use", use)
+    new = federation.deployment.root / "new.pem"
+    new.write_text(getattr(key_pair(federation.certs_dir, service, use, "next"), probe_of).read_text())
+    announced = federation.publish()
+    running = federation.apps(announced)  # started after the announcement, partners refreshed
+    parent = add_parent(running[BASE_URLS["idp"]])
+    signed_in, trace = journeys(running, parent.identifier, which)
+    assert signed_in
+    assert used_key(service, use, trace, {"old": old, "new": new}) == "old"
+
+    federation.saml_keys("rotate", "--service", service, "--use", use)  # no restart
+    signed_in, trace = journeys(running, parent.identifier, which)
+    assert signed_in, trace.pages
+    assert used_key(service, use, trace, {"old": old, "new": new}) == "old"
+
+    restarted = federation.apps(federation.publish())
+    signed_in, trace = journeys(restarted, parent.identifier, which)
+    assert signed_in, trace.pages
+    assert used_key(service, use, trace, {"old": old, "new": new}) == "new"

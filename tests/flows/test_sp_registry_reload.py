@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import logging
 import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,15 +59,18 @@ class Federation:
         return signed_aggregate(list(entities), signer or self.signer, self.root / "signing", valid_for)
 
 
-def make_federation(deployment, root: Path, aggregate_table: str | None) -> Federation:
+def make_federation(
+    deployment, root: Path, aggregate_table: str | None, certs_dir: Path | None = None
+) -> Federation:
     config, sp_dir = root / "config", root / "service_providers"
+    certs_dir = certs_dir or deployment.certs_dir
     config.mkdir(parents=True)
     database = f"sqlite:///{root / 'idp.sqlite3'}"
     upgrade(database)
     table = f"\n[sp_aggregate]\n{aggregate_table}\n" if aggregate_table is not None else ""
     (config / "idp.toml").write_text(
         f'base_url = "{IDP}"\nsecret_key = "{secrets.token_urlsafe(40)}"\ndatabase_url = "{database}"\n'
-        f'state_dir = "{root / "var"}"\ncerts_dir = "{deployment.certs_dir}"\ncookie_samesite = "None"\n'
+        f'state_dir = "{root / "var"}"\ncerts_dir = "{certs_dir}"\ncookie_samesite = "None"\n'
         f'peer_metadata = ["{deployment.metadata("aten.xml")}"]\n'
         'aten_entity_id = "https://aten.test/saml/metadata"\n'
         f'service_providers_dir = "{sp_dir}"\n'
@@ -283,3 +287,30 @@ def test_the_release_of_one_sp_of_the_aggregate_changes_without_restart(from_fil
     # Without entity_id it names no SP: the aggregate's release again.
     publish(sp_dir / "sp-onelogin.toml", 'attributes = ["sn"]\n')
     assert GIVEN_NAME in sign_in(federation)
+
+
+def test_a_rebuild_after_saml_keys_next_publishes_the_keys_of_the_start(deployment, tmp_path):
+    """The key set is read once per process: a rebuild (here for `sp add`) after `saml keys next`
+    neither publishes nor uses the next key before the restart, in this worker as in the others."""
+    certs = tmp_path / "certs"
+    shutil.copytree(deployment.certs_dir, certs)
+    federation = make_federation(deployment, tmp_path, None, certs_dir=certs)
+
+    def published_signing_certificates() -> int:
+        page = federation.browser().get(f"{IDP}/saml/metadata")
+        root = lxml.etree.fromstring(page.get_data())
+        return len(root.findall(".//{urn:oasis:names:tc:SAML:2.0:metadata}KeyDescriptor[@use='signing']"))
+
+    assert published_signing_certificates() == 1
+    announced = CliRunner().invoke(
+        main,
+        ["saml", "keys", "next", "--service", "idp", "--use", "signing"],
+        env={"EDUCONNECT_CERTS_DIR": str(certs)},
+    )
+    assert announced.exit_code == 0, announced.output
+    metadata_file = tmp_path / "sp-onelogin.xml"
+    metadata_file.write_text(federation.sp_metadata)
+    added = federation.cli("sp", "add", str(metadata_file), "--attribute", "sn")
+    assert added.exit_code == 0, added.output
+    assert SN in sign_in(federation)  # rebuilt: the new SP is served
+    assert published_signing_certificates() == 1  # and the next key is not published yet

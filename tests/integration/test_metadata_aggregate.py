@@ -26,6 +26,7 @@ from federation.metadata_aggregate import (
 )
 from federation.saml import ATTRIBUTE_MAP_DIR
 from tests.sp_aggregate import (
+    _SIGNATURE_TEMPLATE,
     https_server,
     operator_key,
     publish,
@@ -146,7 +147,7 @@ def test_a_good_refresh_from_a_file_replaces_the_copy(tmp_path, crypto, signer, 
 
 @pytest.mark.parametrize(
     "spoil",
-    ["tampered", "wrong_signer", "expired", "unparsable", "unreachable"],
+    ["tampered", "wrong_signer", "expired", "unparsable", "unreachable", "rollback"],
 )
 def test_a_bad_refresh_keeps_the_last_good_copy_and_is_logged(
     tmp_path, crypto, signer, ent_metadata, spoil, caplog
@@ -164,6 +165,10 @@ def test_a_bad_refresh_keeps_the_last_good_copy_and_is_logged(
         ),
         "unparsable": lambda: good[: len(good) // 2],
         "unreachable": None,
+        # genuinely signed and still valid, but older than the kept copy (validUntil earlier)
+        "rollback": lambda: signed_aggregate(
+            [ent_metadata], signer, tmp_path, valid_for=dt.timedelta(days=3)
+        ),
     }[spoil]
     if bad is None:
         source.unlink()
@@ -209,3 +214,89 @@ def test_plain_http_is_not_a_source(tmp_path, signer):
     with pytest.raises(AggregateRefused, match="https://") as caught:
         read_source(settings_for(tmp_path, "http://127.0.0.1:1/ent.xml", signer))
     assert caught.value.reason == "unreachable"
+
+
+def test_an_old_signed_aggregate_inside_a_fake_signed_root_is_refused(tmp_path, crypto, signer, ent_metadata):
+    """Signature wrapping against xmlsec1, which verifies the first ds:Signature of the document:
+    an old, genuinely signed (and expired) aggregate inside a new root with a fake signature."""
+    old = sign(unsigned_aggregate([ent_metadata], now() - dt.timedelta(days=30)), signer, tmp_path)
+    old_body = re.sub(r"^\s*<\?xml[^>]*\?>", "", old).strip()
+    forged_sp = ent_metadata.replace("https://ent.test", "https://forged.test")
+    forged_sp = re.sub(r"^\s*<\?xml[^>]*\?>", "", forged_sp).strip()
+    fake = (
+        _SIGNATURE_TEMPLATE.format(id="_outer")
+        .replace("<ds:DigestValue/>", "<ds:DigestValue>AAAA</ds:DigestValue>")
+        .replace("<ds:SignatureValue/>", "<ds:SignatureValue>AAAA</ds:SignatureValue>")
+    )
+    wrapped = (
+        '<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" ID="_outer" '
+        f'validUntil="2099-01-01T00:00:00Z">{old_body}{forged_sp}{fake}</md:EntitiesDescriptor>'
+    )
+    assert refused(wrapped, signer, crypto).reason == "signature"
+
+
+class _SaysNo(saml_backend.ProfiledXmlSec1Backend):
+    """A backend that answers False (no exception): pysaml2's MetaDataLoader ignores the answer."""
+
+    def validate_signature(self, *args, **kwargs) -> bool:
+        return False
+
+
+def test_a_backend_answering_false_refuses_the_aggregate(tmp_path, signer, ent_metadata):
+    xml = signed_aggregate([ent_metadata], signer, tmp_path)
+    backend = _SaysNo(saml_backend.get_xmlsec_binary())
+    assert refused(xml, signer, backend).reason == "signature"
+
+
+def test_xmlsec1_is_told_which_node_to_verify(tmp_path, signer, ent_metadata, monkeypatch):
+    """Without --node-id, xmlsec1 verifies the first ds:Signature of the document."""
+    commands = []
+    original = saml_backend.CryptoBackendXmlSec1._run_xmlsec
+
+    def run(self, com_list, extra_args):
+        commands.append(list(com_list))
+        return original(self, com_list, extra_args)
+
+    monkeypatch.setattr(saml_backend.CryptoBackendXmlSec1, "_run_xmlsec", run)
+    xml = signed_aggregate([ent_metadata], signer, tmp_path)
+    found = re.search(r'EntitiesDescriptor [^>]*ID="([^"]+)"', xml)
+    assert found is not None
+    aggregate_id = found.group(1)
+    verify(xml.encode(), signer.cert_file, saml_backend.make_crypto_backend("xmlsec1"), CONVERTERS, now())
+    verifications = [c for c in commands if "--verify" in c]
+    assert verifications
+    assert all(c[c.index("--node-id") + 1] == aggregate_id for c in verifications if "--node-id" in c)
+    assert all("--node-id" in c for c in verifications)
+
+
+def _published_at(
+    entities: list[str], created: dt.datetime, valid_for: dt.timedelta, signer, work: Path
+) -> str:
+    xml = unsigned_aggregate(entities, now() + valid_for)
+    info = (
+        '<md:Extensions><mdrpi:PublicationInfo xmlns:mdrpi="urn:oasis:names:tc:SAML:metadata:rpi" '
+        f'publisher="urn:test:federation" creationInstant="{created:%Y-%m-%dT%H:%M:%SZ}"/></md:Extensions>'
+    )
+    return sign(xml.replace("</ds:Signature>", "</ds:Signature>" + info, 1), signer, work)
+
+
+def test_an_aggregate_published_before_the_kept_copy_is_refused(tmp_path, signer, ent_metadata, caplog):
+    """With mdrpi:PublicationInfo on both, creationInstant decides (here the older one lasts longer)."""
+    crypto = saml_backend.tested_backend("inprocess")
+    source = tmp_path / "federation.xml"
+    kept = _published_at([ent_metadata], now() - dt.timedelta(days=1), dt.timedelta(days=7), signer, tmp_path)
+    publish(source, kept)
+    settings = settings_for(tmp_path, str(source), signer)
+    assert refresh(settings, crypto, CONVERTERS, now()).is_good
+    older = _published_at(
+        [ent_metadata], now() - dt.timedelta(days=9), dt.timedelta(days=20), signer, tmp_path
+    )
+    publish(source, older)
+    with caplog.at_level(logging.ERROR, logger="educonnect.metadata"):
+        outcome = refresh(settings, crypto, CONVERTERS, now())
+    assert not outcome.is_good and "(rollback)" in outcome.message
+    assert settings.copy_file.read_text() == kept
+    assert any("creationInstant" in r.getMessage() for r in caplog.records)
+    newer = _published_at([ent_metadata], now(), dt.timedelta(days=6), signer, tmp_path)
+    publish(source, newer)  # published later, even if it expires sooner: taken
+    assert refresh(settings, crypto, CONVERTERS, now()).is_good

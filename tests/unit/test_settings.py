@@ -236,3 +236,17 @@ def test_login_brake_limits_are_read_and_checked():
     for key, value in (("login_account_attempts", 0), ("login_window_seconds", "1h")):
         with pytest.raises(ConfigurationError, match=key):
             build_settings("idp", {**GOOD, key: value}, {}, ROOT)
+
+
+@pytest.mark.parametrize(("valid_days", "cache_hours"), [(1, 24), (1, 30), (2, 48), (10, 24 * 30)])
+def test_metadata_cache_duration_not_shorter_than_valid_until_is_refused(valid_days, cache_hours):
+    """A partner that caches metadata for cacheDuration would hold a copy past its validUntil."""
+    metadata = {"valid_days": valid_days, "cache_duration_hours": cache_hours}
+    with pytest.raises(ConfigurationError, match=r"cache_duration_hours .* valid_days"):
+        build_settings("idp", {**GOOD, "metadata": metadata}, {}, ROOT)
+
+
+def test_metadata_cache_duration_shorter_than_valid_until_is_accepted():
+    metadata = {"valid_days": 2, "cache_duration_hours": 47}
+    read = build_settings("idp", {**GOOD, "metadata": metadata}, {}, ROOT).metadata
+    assert read is not None and read.cache_duration_hours == 47

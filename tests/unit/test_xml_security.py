@@ -45,8 +45,11 @@ from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA2
 from federation.saml_backend import install_backend, make_crypto_backend, self_test
 from federation.xml_security import (
     AES256_GCM,
+    ENVELOPED,
+    EXC_C14N,
     RSA_OAEP,
     RSA_OAEP_MGF1P,
+    RSA_SHA256,
     CryptoSelfTestError,
     DecryptionPolicyError,
     InProcessXmlSecBackend,
@@ -846,3 +849,110 @@ def test_concurrent_sign_and_verify(pki: Pki, signed: str) -> None:
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert all(pool.map(round_trip, range(24)))
+
+
+# Review of issue 16: xmlsec1 verifies the FIRST ds:Signature under its start node, so a genuinely
+# signed old element placed before a fake signature of the element asked about was what it checked.
+
+_SIG_TEMPLATE = (
+    '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>'
+    '<ds:CanonicalizationMethod Algorithm="{c}"/><ds:SignatureMethod Algorithm="{s}"/>'
+    '<ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="{e}"/>'
+    '<ds:Transform Algorithm="{c}"/></ds:Transforms><ds:DigestMethod Algorithm="{d}"/>'
+    "<ds:DigestValue>{dv}</ds:DigestValue></ds:Reference></ds:SignedInfo>"
+    "<ds:SignatureValue>{sv}</ds:SignatureValue></ds:Signature>"
+)
+_NS = f'xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}"'
+AUTHN_REQUEST = f"{SAMLP}:AuthnRequest"
+
+
+def _signature(node_id: str, value: str = "") -> str:
+    return _SIG_TEMPLATE.format(
+        c=EXC_C14N, s=RSA_SHA256, e=ENVELOPED, d=DIGEST_SHA256, id=node_id, dv=value, sv=value
+    )
+
+
+def _body(xml: str) -> str:
+    return re.sub(r"^\s*<\?xml[^>]*\?>", "", xml).strip()
+
+
+@pytest.fixture(scope="session")
+def old_signed_request(pki: Pki) -> str:
+    """A genuine AuthnRequest of the SP, signed long ago: what an attacker may have kept."""
+    inner = (
+        f'<samlp:AuthnRequest {_NS} ID="_old" Version="2.0" IssueInstant="2020-01-01T00:00:00Z">'
+        f"<saml:Issuer>{SP_ID}</saml:Issuer>{_signature('_old')}</samlp:AuthnRequest>"
+    )
+    return _body(make_crypto_backend("inprocess").sign_statement(inner, AUTHN_REQUEST, pki.sp.key, "_old"))
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+@pytest.mark.parametrize("node_id", ["_new", None])
+def test_an_old_signed_request_in_extensions_does_not_sign_a_new_one(
+    pki: Pki, old_signed_request: str, backend_name: str, node_id: str | None
+) -> None:
+    forged = (
+        f'<samlp:AuthnRequest {_NS} ID="_new" Version="2.0" IssueInstant="2026-12-03T13:00:00Z" '
+        f'ForceAuthn="true"><saml:Issuer>{SP_ID}</saml:Issuer>'
+        f"<samlp:Extensions>{old_signed_request}</samlp:Extensions>{_signature('_new', 'AAAA')}"
+        "</samlp:AuthnRequest>"
+    )
+    assert refused(make_crypto_backend(backend_name), forged, pki.sp.cert, AUTHN_REQUEST, node_id)
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_a_genuinely_signed_request_with_an_old_signed_one_inside_is_refused(
+    pki: Pki, old_signed_request: str, backend_name: str
+) -> None:
+    """No ds:Signature but its own inside an AuthnRequest, even when its own one is good."""
+    outer = (
+        f'<samlp:AuthnRequest {_NS} ID="_new" Version="2.0" IssueInstant="2026-12-03T13:00:00Z">'
+        f"<saml:Issuer>{SP_ID}</saml:Issuer>{_signature('_new')}"
+        f"<samlp:Extensions>{old_signed_request}</samlp:Extensions></samlp:AuthnRequest>"
+    )
+    with pytest.raises(XmlSecurityError):
+        make_crypto_backend("inprocess").sign_statement(outer, AUTHN_REQUEST, pki.sp.key, "_new")
+    root = etree.fromstring(outer.encode())
+    root.remove(root.find(f"{{{SAMLP}}}Extensions"))
+    signed_alone = make_crypto_backend("inprocess").sign_statement(
+        etree.tostring(root, encoding="unicode"), AUTHN_REQUEST, pki.sp.key, "_new"
+    )
+    assert not refused(make_crypto_backend(backend_name), signed_alone, pki.sp.cert, AUTHN_REQUEST, "_new")
+    signed_root = etree.fromstring(signed_alone.encode())
+    extensions = etree.SubElement(signed_root, f"{{{SAMLP}}}Extensions")
+    extensions.append(etree.fromstring(old_signed_request.encode()))
+    with_old = etree.tostring(signed_root, encoding="unicode")
+    assert refused(make_crypto_backend(backend_name), with_old, pki.sp.cert, AUTHN_REQUEST, "_new")
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_an_old_signed_assertion_before_a_fake_response_signature_is_refused(
+    pki: Pki, signed: str, backend_name: str
+) -> None:
+    """At the ENT: a new Response, its own signature fake, an old signed Assertion first."""
+    old = etree.fromstring(signed.encode()).find(f"{{{SAML}}}Assertion")
+    forged = (
+        f'<samlp:Response {_NS} ID="_new" Version="2.0" IssueInstant="2026-12-03T13:00:00Z">'
+        f"<saml:Issuer>{IDP_ID}</saml:Issuer>"
+        f"<samlp:Extensions>{etree.tostring(old, encoding='unicode')}</samlp:Extensions>"
+        f"{_signature('_new', 'AAAA')}</samlp:Response>"
+    )
+    assert refused(make_crypto_backend(backend_name), forged, pki.idp.cert, RESPONSE, "_new")
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_a_response_keeps_its_assertion_signature_but_no_other(
+    pki: Pki, signed: str, backend_name: str
+) -> None:
+    """The Assertion's own signature in a Response is legitimate; a signed element elsewhere is not."""
+    response_id, _ = ids(signed)
+    backend = make_crypto_backend(backend_name)
+    assert not refused(backend, signed, pki.idp.cert, RESPONSE, response_id)
+    root = etree.fromstring(signed.encode())
+    assertion = root.find(f"{{{SAML}}}Assertion")
+    extensions = etree.Element(f"{{{SAMLP}}}Extensions")
+    root.remove(assertion)
+    extensions.append(assertion)
+    root.insert(2, extensions)  # after Issuer and the Response's Signature
+    moved = craft(etree.tostring(root, encoding="unicode"), response_id, pki.idp)
+    assert refused(backend, moved, pki.idp.cert, RESPONSE, response_id)
