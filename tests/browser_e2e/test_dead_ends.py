@@ -61,7 +61,8 @@ def double_click_confirmer(parent: ParentBrowser) -> int:
     fields = page.eval_on_selector_all(
         "form:has(button) input[name]", "inputs => Object.fromEntries(inputs.map(i => [i.name, i.value]))"
     )
-    assert set(fields) == {"csrf_token", "mot_de_passe", "confirmation"}, fields
+    # « Adresse électronique » comes filled in from ATEN's mail (issue 18).
+    assert set(fields) == {"csrf_token", "mot_de_passe", "confirmation", "courriel"}, fields
     first = context.request.post(page.url, form=fields, max_redirects=0, headers={"Referer": page.url})
     # Its Set-Cookie is part of the answer Chromium never got. (A read Cookie is a valid
     # SetCookieParam; Playwright types the two apart.)
