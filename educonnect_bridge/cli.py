@@ -292,7 +292,13 @@ def _sp_directory() -> Path:
 
     config = config_dir(os.environ)
     with (config / "idp.toml").open("rb") as fh:
-        value = tomllib.load(fh).get("service_providers_dir", "config/service_providers")
+        value = tomllib.load(fh).get("service_providers_dir")
+    if not value:
+        # The IdP reads no SP folder without it: a file written anywhere would never be served.
+        raise click.ClickException(
+            f"{config / 'idp.toml'} ne nomme aucun dossier de fournisseurs de services "
+            '(service_providers_dir = "config/service_providers") : l\'IdP ne lirait pas ce fichier'
+        )
     path = Path(value)
     return path if path.is_absolute() else config.parent / path
 
