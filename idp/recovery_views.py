@@ -16,7 +16,12 @@ from federation.admission import expensive_when_posted
 from federation.web import log_refusal
 from idp.domain.errors import AddressInvalid, InvalidPassword, LinkInvalid, MailUnavailable, TooManyRequests
 from idp.domain.password_policy import SPECIALS_TEXT, PasswordCheck
-from idp.domain.self_service import PASSWORD_LINK_VALIDITY, PURPOSE_ADDRESS, PURPOSE_PASSWORD
+from idp.domain.self_service import (
+    PASSWORD_LINK_VALIDITY,
+    PURPOSE_ADDRESS,
+    PURPOSE_ADDRESS_UNDO,
+    PURPOSE_PASSWORD,
+)
 from idp.self_service import self_services
 from idp.services import services
 from idp.session_state import IdpSession
@@ -147,3 +152,31 @@ def confirm_address() -> ResponseReturnValue:
         )
         return page, 503
     return render_template("address_confirmed.html", address=address)
+
+
+@bp.get("/courriel/ce-n-est-pas-moi")
+def undo_address_form() -> ResponseReturnValue:
+    """« Ce n'est pas moi », from the message to the replaced address: only shows its form."""
+    token = request.args.get("jeton", "")
+    try:
+        link, account = self_services().service.link_for(token, PURPOSE_ADDRESS_UNDO, services().clock())
+    except LinkInvalid:
+        return _link_invalid(PURPOSE_ADDRESS_UNDO)
+    return render_template(
+        "address_undo.html", account=account, address=link.address, token=token, error=None
+    )
+
+
+@bp.post("/courriel/ce-n-est-pas-moi")
+def undo_address() -> ResponseReturnValue:
+    """The replaced address is put back and every session of the account ends (this browser's
+    too, when it is signed in to it)."""
+    own = self_services()
+    try:
+        account, address = own.service.restore_address(
+            request.form.get("jeton", ""), client_address(), services().clock()
+        )
+    except LinkInvalid:
+        return _link_invalid(PURPOSE_ADDRESS_UNDO)
+    own.end_every_session(account.id, session)
+    return render_template("address_restored.html", address=address)

@@ -29,6 +29,7 @@ from idp.domain.self_service import SelfService, SelfServiceRepository, checked_
 from idp.self_service_mail import TemplateMailer
 from idp.services import EXTENSION as IDP_EXTENSION
 from idp.services import IdpServices
+from idp.session_state import IdpSession
 from idp.storage.sql_self_service import SqlSelfServiceRepository
 
 EXTENSION = "idp-self-service"
@@ -49,6 +50,13 @@ class SelfServices:
         """Every session of the account but this browser's (kept when it is the account's own)."""
         current = session_id(session) if signed_in_as == account_id else None
         return self.sessions.end_others(account_id, session, current)
+
+    def end_every_session(self, account_id: str, session: SessionMixin) -> int:
+        """Every session of the account, this browser's included."""
+        ended = self.sessions.end_others(account_id, session, None)
+        if IdpSession.load(session).account_id == account_id:
+            session.clear()
+        return ended
 
 
 def install(
@@ -113,6 +121,22 @@ def offer_address(account: Account, typed: str, now: dt.datetime) -> bool:
             account, typed, request.remote_addr or "inconnue", now
         )
     except (MailUnavailable, TooManyRequests) as exc:
+        log_refusal(exc.code, exc)
+        flash(CONFIRMATION_NOT_SENT.format(address=typed), "erreur")
+        return False
+    flash(CONFIRMATION_SENT.format(address=address), "info")
+    return True
+
+
+def offer_new_address(account: Account, current_password: str, typed: str, now: dt.datetime) -> bool:
+    """« Mon compte »: the confirmation link of a new address, once the current password is
+    right (:class:`WrongCurrentPassword`, :class:`TooManyRequests` otherwise); a relay that is
+    down is flashed to the next page."""
+    try:
+        address = self_services().service.change_address(
+            account, current_password, typed, request.remote_addr or "inconnue", now
+        )
+    except MailUnavailable as exc:
         log_refusal(exc.code, exc)
         flash(CONFIRMATION_NOT_SENT.format(address=typed), "erreur")
         return False

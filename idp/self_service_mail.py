@@ -17,10 +17,16 @@ from flask import render_template
 from federation.mail import MailNotSent, MailTransport, OutgoingMail
 from idp.domain.accounts import Account
 from idp.domain.errors import MailUnavailable
-from idp.domain.self_service import ADDRESS_LINK_VALIDITY, PASSWORD_LINK_VALIDITY, RecoveryLink
+from idp.domain.self_service import (
+    ADDRESS_LINK_VALIDITY,
+    ADDRESS_UNDO_VALIDITY,
+    PASSWORD_LINK_VALIDITY,
+    RecoveryLink,
+)
 
 NEW_PASSWORD_PATH = "/mot-de-passe/nouveau"  # noqa: S105 - a path
 CONFIRM_ADDRESS_PATH = "/courriel/confirmer"
+UNDO_ADDRESS_PATH = "/courriel/ce-n-est-pas-moi"
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,14 @@ class TemplateMailer:
         subject = "Confirmez votre adresse électronique ÉduConnect"
         self._send(address, subject, "confirm_address", account=account, url=url, hours=hours)
 
-    def address_changed(self, old_address: str, account: Account, new_address: str) -> None:
+    def address_changed(self, old_address: str, account: Account, new_address: str, undo_token: str) -> None:
         subject = "L'adresse électronique de votre compte ÉduConnect change"
-        self._send(old_address, subject, "address_changed", account=account, new_address=new_address)
+        self._send(
+            old_address,
+            subject,
+            "address_changed",
+            account=account,
+            new_address=new_address,
+            undo_url=self.link(UNDO_ADDRESS_PATH, undo_token),
+            days=ADDRESS_UNDO_VALIDITY.days,
+        )

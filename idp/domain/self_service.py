@@ -43,8 +43,11 @@ from idp.domain.passwords import MAX_PASSWORD_LENGTH, hash_password, verify_pass
 
 PURPOSE_PASSWORD = "mot_de_passe"  # noqa: S105 - a purpose name
 PURPOSE_ADDRESS = "courriel"
+PURPOSE_ADDRESS_UNDO = "courriel_annule"  # « Ce n'est pas moi », sent to the replaced address
 PASSWORD_LINK_VALIDITY = dt.timedelta(minutes=30)
 ADDRESS_LINK_VALIDITY = dt.timedelta(hours=24)
+# Long enough for a parent who reads their mail once a week to notice the change.
+ADDRESS_UNDO_VALIDITY = dt.timedelta(days=7)
 TOKEN_BYTES = 32
 MAX_ADDRESS_LENGTH = 254
 MAX_TYPED_LENGTH = 254
@@ -68,6 +71,7 @@ AUDIT_PASSWORD_RESET = "mot_de_passe_reinitialise"  # noqa: S105
 AUDIT_PASSWORD_CHANGED = "mot_de_passe_modifie"  # noqa: S105
 AUDIT_ADDRESS_PROPOSED = "courriel_propose"
 AUDIT_ADDRESS_CONFIRMED = "courriel_confirme"
+AUDIT_ADDRESS_RESTORED = "courriel_retabli"
 AUDIT_CHILD_REPORTED = "signalement_representant"
 
 
@@ -156,6 +160,11 @@ class SelfServiceRepository(Protocol):
         """Consume the link and make its address the account's confirmed one, audited."""
         ...
 
+    def restore_address(self, digest: str, now: dt.datetime, audit: AuditRecord) -> IssuedLink:
+        """Consume a « Ce n'est pas moi » link: its address is the account's confirmed one again,
+        and every other unused link of the account is spent, audited, in one transaction."""
+        ...
+
     def audit(self, record: AuditRecord) -> None: ...
 
     def report_child_link(
@@ -177,7 +186,9 @@ class Mailer(Protocol):
 
     def confirm_address(self, address: str, account: Account, token: str) -> None: ...
 
-    def address_changed(self, old_address: str, account: Account, new_address: str) -> None: ...
+    def address_changed(
+        self, old_address: str, account: Account, new_address: str, undo_token: str
+    ) -> None: ...
 
 
 @dataclass
@@ -275,19 +286,48 @@ class SelfService:
         return account
 
     def confirm_address(self, token: str, client_address: str, now: dt.datetime) -> tuple[Account, str]:
-        """The address of the link becomes the account's; the previous one is told first (a relay
-        that is down leaves everything as it was, the link unused)."""
+        """The address of the link becomes the account's; the previous one is told first, with a
+        « Ce n'est pas moi » link that puts it back (a relay that is down leaves everything as it
+        was, the link unused)."""
         link, account = self.link_for(token, PURPOSE_ADDRESS, now)
         new_address = link.address or ""
         old_address = self.repository.confirmed_address(account.id)
+        undo: list[str] = []
         if old_address is not None and old_address != new_address:
-            self.mailer.address_changed(old_address, account, new_address)
+            undo_token = self.make_token()
+            undo.append(token_digest(undo_token))
+            self.repository.add_link(
+                undo[0], account.id, PURPOSE_ADDRESS_UNDO, old_address, now, now + ADDRESS_UNDO_VALIDITY
+            )
+            try:
+                self.mailer.address_changed(old_address, account, new_address, undo_token)
+            except MailUnavailable:
+                self.repository.withdraw_links(undo)
+                raise
         detail = f"ancienne adresse : {old_address}" if old_address else ""
         audit = AuditRecord(
             AUDIT_ADDRESS_CONFIRMED, account.id, account.identifier, client_address, detail, now
         )
-        self.repository.confirm_address(token_digest(token), now, audit)
+        try:
+            self.repository.confirm_address(token_digest(token), now, audit)
+        except LinkInvalid:
+            if undo:
+                self.repository.withdraw_links(undo)
+            raise
         return account, new_address
+
+    def restore_address(self, token: str, client_address: str, now: dt.datetime) -> tuple[Account, str]:
+        """« Ce n'est pas moi »: the replaced address is the account's again and every pending link
+        is spent; the caller ends every session of the account."""
+        link, account = self.link_for(token, PURPOSE_ADDRESS_UNDO, now)
+        restored = link.address or ""
+        replaced = self.repository.confirmed_address(account.id)
+        detail = f"adresse rétablie : {restored} ; adresse retirée : {replaced or 'aucune'}"
+        audit = AuditRecord(
+            AUDIT_ADDRESS_RESTORED, account.id, account.identifier, client_address, detail, now
+        )
+        self.repository.restore_address(token_digest(token), now, audit)
+        return account, restored
 
     # --- « Mon compte » ---------------------------------------------------------------------------
 
@@ -310,6 +350,15 @@ class SelfService:
         )
         return address
 
+    def change_address(
+        self, account: Account, current: str, typed: str, client_address: str, now: dt.datetime
+    ) -> str:
+        """« Mon compte »: a new address only with the current password (a session left open must
+        not let anyone take the account's recovery over)."""
+        address = checked_address(typed)
+        self._check_current_password(account, current)
+        return self.propose_address(account, address, client_address, now)
+
     def change_password(
         self,
         account: Account,
@@ -320,17 +369,21 @@ class SelfService:
         now: dt.datetime,
     ) -> None:
         """The current password first (counted: a session left open is no licence to guess)."""
+        self._check_current_password(account, current)
+        check = check_password(password, confirmation, account.identifier)
+        if not check.is_valid:
+            raise InvalidPassword(check)
+        audit = AuditRecord(AUDIT_PASSWORD_CHANGED, account.id, account.identifier, client_address, "", now)
+        self.repository.reset_password(None, account.id, hash_password(password), now, audit)
+
+    def _check_current_password(self, account: Account, current: str) -> None:
+        """One brake per account for every form that asks for the current password."""
         key = f"{RECOVERY_PREFIX}-current:{account.id}"
         if self.counter.hit(key, WINDOW_SECONDS) > CURRENT_PASSWORD_ATTEMPTS:
             raise TooManyRequests(retry_after_seconds=self.counter.seconds_left(key) or WINDOW_SECONDS)
         if len(current) > MAX_PASSWORD_LENGTH or not verify_password(account.password_hash, current):
             raise WrongCurrentPassword(account.id)
         self.counter.clear(key)
-        check = check_password(password, confirmation, account.identifier)
-        if not check.is_valid:
-            raise InvalidPassword(check)
-        audit = AuditRecord(AUDIT_PASSWORD_CHANGED, account.id, account.identifier, client_address, "", now)
-        self.repository.reset_password(None, account.id, hash_password(password), now, audit)
 
     def report_not_representative(
         self, account: Account, student_id: str, client_address: str, now: dt.datetime

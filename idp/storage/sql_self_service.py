@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from federation.database import ConnectionScope, ReadSessions, no_connection_scope
 from idp.domain.accounts import Account
 from idp.domain.errors import LinkInvalid
-from idp.domain.self_service import PURPOSE_ADDRESS, PURPOSE_PASSWORD, AuditRecord, IssuedLink
+from idp.domain.self_service import (
+    PURPOSE_ADDRESS,
+    PURPOSE_ADDRESS_UNDO,
+    PURPOSE_PASSWORD,
+    AuditRecord,
+    IssuedLink,
+)
 from idp.storage.models import AccountRow
 from idp.storage.registry_models import ChildLinkRow, RegistryAuditRow, StudentRow
 from idp.storage.self_service_models import AccountEmailRow, SelfServiceTokenRow
@@ -53,6 +59,28 @@ def _consume(db: Session, digest: str, purpose: str, now: dt.datetime) -> SelfSe
     if row is None:
         raise LinkInvalid(purpose)
     return row
+
+
+def _spend_others(db: Session, account_id: str, purposes: Sequence[str], now: dt.datetime) -> None:
+    """Every other unused link of the account for these purposes is used from now on."""
+    db.execute(
+        update(SelfServiceTokenRow)
+        .where(
+            SelfServiceTokenRow.account_id == account_id,
+            SelfServiceTokenRow.purpose.in_(list(purposes)),
+            SelfServiceTokenRow.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _set_confirmed(db: Session, account_id: str, address: str, now: dt.datetime) -> None:
+    existing = db.get(AccountEmailRow, account_id)
+    if existing is None:
+        db.add(AccountEmailRow(account_id=account_id, address=address, confirmed_at=now))
+    else:
+        existing.address, existing.confirmed_at = address, now
 
 
 class SqlSelfServiceRepository:
@@ -143,12 +171,17 @@ class SqlSelfServiceRepository:
     def confirm_address(self, digest: str, now: dt.datetime, audit: AuditRecord) -> IssuedLink:
         with self._sessions.begin() as db:
             row = _consume(db, digest, PURPOSE_ADDRESS, now)
-            address = row.address or ""
-            existing = db.get(AccountEmailRow, row.account_id)
-            if existing is None:
-                db.add(AccountEmailRow(account_id=row.account_id, address=address, confirmed_at=now))
-            else:
-                existing.address, existing.confirmed_at = address, now
+            _set_confirmed(db, row.account_id, row.address or "", now)
+            db.add(_audit_row(audit))
+            return IssuedLink(row.account_id, row.purpose, row.address, row.expires_at)
+
+    def restore_address(self, digest: str, now: dt.datetime, audit: AuditRecord) -> IssuedLink:
+        with self._sessions.begin() as db:
+            row = _consume(db, digest, PURPOSE_ADDRESS_UNDO, now)
+            _set_confirmed(db, row.account_id, row.address or "", now)
+            # Whoever changed the address may hold a newer « Ce n'est pas moi » link, a link to
+            # confirm yet another address or a password link sent there: none of them counts now.
+            _spend_others(db, row.account_id, (PURPOSE_PASSWORD, PURPOSE_ADDRESS, PURPOSE_ADDRESS_UNDO), now)
             db.add(_audit_row(audit))
             return IssuedLink(row.account_id, row.purpose, row.address, row.expires_at)
 

@@ -14,6 +14,7 @@ from idp.domain.passwords import hash_password
 from idp.domain.self_service import (
     PER_TYPED_VALUE,
     PURPOSE_ADDRESS,
+    PURPOSE_ADDRESS_UNDO,
     PURPOSE_PASSWORD,
     TOKEN_BYTES,
     AuditRecord,
@@ -85,6 +86,15 @@ class FakeRepository:
         self.audits.append(audit)
         return IssuedLink(row.account_id, row.purpose, row.address, row.expires)
 
+    def restore_address(self, digest, now, audit) -> IssuedLink:
+        row = self._consume(digest, PURPOSE_ADDRESS_UNDO, now)
+        self.addresses[row.account_id] = row.address or ""
+        for other in self.links.values():
+            if other.account_id == row.account_id:
+                other.used = True
+        self.audits.append(audit)
+        return IssuedLink(row.account_id, row.purpose, row.address, row.expires)
+
     def audit(self, record: AuditRecord) -> None:
         self.audits.append(record)
 
@@ -118,8 +128,9 @@ class FakeMailer:
         self._deliver("confirm", address)
         self.tokens.append(token)
 
-    def address_changed(self, old_address: str, account: Account, new_address: str) -> None:
+    def address_changed(self, old_address: str, account: Account, new_address: str, undo_token: str) -> None:
         self._deliver("changed", old_address)
+        self.tokens.append(undo_token)
 
 
 @dataclass
@@ -250,3 +261,34 @@ def test_confirming_an_address_tells_the_old_one_first_and_a_relay_down_changes_
     assert mailer.sent[-1] == ("changed", "ancienne@example.fr")
     assert [a.action for a in repo.audits] == ["courriel_propose", "courriel_confirme"]
     assert all(a.client_address == "10.0.0.1" for a in repo.audits)
+
+
+def test_a_relay_down_withdraws_the_undo_link_and_a_sent_one_restores_the_old_address():
+    svc, repo, mailer, _ = service(addresses={CLAIRE.id: "ancienne@example.fr"})
+    svc.propose_address(CLAIRE, "nouvelle@example.fr", "10.0.0.1", NOW)
+    token = mailer.tokens[-1]
+    mailer.is_down = True
+    with pytest.raises(MailUnavailable):
+        svc.confirm_address(token, "10.0.0.1", NOW)
+    assert [row.purpose for row in repo.links.values()] == [PURPOSE_ADDRESS]  # no undo link left
+    mailer.is_down = False
+    svc.confirm_address(token, "10.0.0.1", NOW)
+    undo = mailer.tokens[-1]
+    with pytest.raises(LinkInvalid):
+        svc.restore_address(undo, "10.0.0.2", NOW + dt.timedelta(days=7, seconds=1))
+    account, restored = svc.restore_address(undo, "10.0.0.2", NOW + dt.timedelta(days=6))
+    assert (account.id, restored, repo.addresses[CLAIRE.id]) == (CLAIRE.id, "ancienne@example.fr", restored)
+    assert repo.audits[-1].action == "courriel_retabli" and "nouvelle@example.fr" in repo.audits[-1].detail
+    with pytest.raises(LinkInvalid):
+        svc.restore_address(undo, "10.0.0.2", NOW)
+
+
+def test_the_address_change_needs_the_current_password():
+    from idp.domain.errors import WrongCurrentPassword
+
+    svc, repo, mailer, _ = service()
+    with pytest.raises(WrongCurrentPassword):
+        svc.change_address(CLAIRE, "Pas-le-bon-1", "nouvelle@example.fr", "10.0.0.1", NOW)
+    assert mailer.sent == [] and repo.links == {}
+    svc.change_address(CLAIRE, "Ecole-2026!", "nouvelle@example.fr", "10.0.0.1", NOW)
+    assert mailer.sent == [("confirm", "nouvelle@example.fr")]
