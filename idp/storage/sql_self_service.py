@@ -1,7 +1,8 @@
 """The self-service's SelfServiceRepository on SQLAlchemy (tables: idp/storage/self_service_models.py).
 
 A link is consumed by one conditional UPDATE (unused, unexpired, this purpose) in the transaction
-of the change it allows: two submissions of the same link never both succeed.
+of the change it allows: two submissions of the same link never both succeed. The same
+transaction spends the account's other links the change makes stale (:func:`_spend_others`).
 """
 
 from __future__ import annotations
@@ -161,6 +162,11 @@ class SqlSelfServiceRepository:
                 row = _consume(db, digest, PURPOSE_PASSWORD, now)
                 if row.account_id != account_id:
                     raise LinkInvalid("link of another account")
+            # A link mailed before the new password (to an address read by someone else, or to
+            # confirm an address someone else typed) no longer counts. « Ce n'est pas moi » links
+            # stay: they go to the address that was replaced, so that its owner keeps a way back
+            # even when whoever changed the address also changes the password.
+            _spend_others(db, account_id, (PURPOSE_PASSWORD, PURPOSE_ADDRESS), now)
             db.execute(
                 update(AccountRow)
                 .where(AccountRow.id == account_id)
@@ -172,6 +178,7 @@ class SqlSelfServiceRepository:
         with self._sessions.begin() as db:
             row = _consume(db, digest, PURPOSE_ADDRESS, now)
             _set_confirmed(db, row.account_id, row.address or "", now)
+            _spend_others(db, row.account_id, (PURPOSE_ADDRESS,), now)  # an older address's link
             db.add(_audit_row(audit))
             return IssuedLink(row.account_id, row.purpose, row.address, row.expires_at)
 

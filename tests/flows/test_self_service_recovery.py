@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from tests.browser import page_text
-from tests.flows.saml_steps import add_parent, sign_in
+from tests.flows.saml_steps import PASSWORD, add_parent, sign_in
 from tests.flows.self_service_steps import (
     IDP,
     MailStack,
@@ -297,3 +297,65 @@ def test_a_relay_that_is_down_loses_nothing(mail_stack, idp_without_relay, paren
     # The budget was given back: the relay up again, the parent is served at once.
     for _ in range(3):
         assert ask_recovery(browser_for(mail_stack), address_of(mail_stack, parent)).status_code == 302
+
+
+def pending_links(mail_stack, parent, count: int) -> list[str]:
+    """``count`` recovery links of the parent (each asked from its own browser)."""
+    address = address_of(mail_stack, parent)
+    for _ in range(count):
+        browser = browser_for(mail_stack)
+        assert SENT in page_text(browser.follow(ask_recovery(browser, address)))
+    return [link for mail in mail_stack.smtp.to(address) for link in links_in(mail)]
+
+
+def address_link(mail_stack, account, address: str) -> str:
+    svc = mail_stack.idp.extensions["idp-self-service"].service
+    with mail_stack.idp.test_request_context("/"):
+        svc.propose_address(account, address, "127.0.0.1", dt.datetime.now(dt.UTC))
+    (link,) = links_in(the_one_mail_to(mail_stack.smtp, address))
+    return link
+
+
+def test_a_new_password_spends_every_other_pending_link(mail_stack, parent):
+    first, second = pending_links(mail_stack, parent, 2)
+    confirm = address_link(mail_stack, parent, new_address())
+    browser = browser_for(mail_stack)
+    done = browser.submit(
+        browser.get(first),
+        form_id="nouveau-mot-de-passe",
+        mot_de_passe=NEW_PASSWORD,
+        confirmation=NEW_PASSWORD,
+    )
+    assert done.status_code == 302
+    for link in (second, confirm):
+        assert browser_for(mail_stack).get(link).status_code == 410, link
+    assert all(row.used_at is not None for row in token_rows(mail_stack.idp, parent))
+
+
+def test_a_password_changed_in_mon_compte_spends_every_pending_link(mail_stack, parent):
+    (link,) = pending_links(mail_stack, parent, 1)
+    confirm = address_link(mail_stack, parent, new_address())
+    browser = browser_for(mail_stack)
+    browser.follow(sign_in(browser, parent.identifier))
+    changed = browser.submit(
+        browser.get(f"{IDP}/mon-compte"),
+        form_id="changer-mot-de-passe",
+        mot_de_passe_actuel=PASSWORD,
+        mot_de_passe=NEW_PASSWORD,
+        confirmation=NEW_PASSWORD,
+    )
+    assert changed.status_code == 302
+    for pending in (link, confirm):
+        assert browser_for(mail_stack).get(pending).status_code == 410, pending
+
+
+def test_a_confirmed_address_spends_the_other_address_links(mail_stack, parent):
+    older, newer = new_address(), new_address()
+    older_link, newer_link = address_link(mail_stack, parent, older), address_link(mail_stack, parent, newer)
+    (recovery,) = pending_links(mail_stack, parent, 1)
+    browser = browser_for(mail_stack)
+    done = browser.submit(browser.get(newer_link), form_id="confirmer-courriel")
+    assert "Votre adresse électronique est confirmée." in page_text(done)
+    assert browser_for(mail_stack).get(older_link).status_code == 410
+    assert address_of(mail_stack, parent) == newer
+    assert browser_for(mail_stack).get(recovery).status_code == 200  # a password link is not an address one
