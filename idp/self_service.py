@@ -29,7 +29,7 @@ from idp.domain.self_service import SelfService, SelfServiceRepository, checked_
 from idp.self_service_mail import TemplateMailer
 from idp.services import EXTENSION as IDP_EXTENSION
 from idp.services import IdpServices
-from idp.session_state import IdpSession
+from idp.session_state import IdpSession, credential_marker
 from idp.storage.sql_self_service import SqlSelfServiceRepository
 
 EXTENSION = "idp-self-service"
@@ -49,7 +49,17 @@ class SelfServices:
     def end_other_sessions(self, account_id: str, session: SessionMixin, signed_in_as: str | None) -> int:
         """Every session of the account but this browser's (kept when it is the account's own)."""
         current = session_id(session) if signed_in_as == account_id else None
+        if current is not None:
+            self._renew_credentials(account_id, session)
         return self.sessions.end_others(account_id, session, current)
+
+    def _renew_credentials(self, account_id: str, session: SessionMixin) -> None:
+        """The browser that chose the new password holds it: it stays signed in."""
+        account = self.service.accounts.by_id(account_id)
+        if account is not None:
+            state = IdpSession.load(session)
+            state.credentials = credential_marker(account)
+            state.save(session)
 
     def end_every_session(self, account_id: str, session: SessionMixin) -> int:
         """Every session of the account, this browser's included."""
