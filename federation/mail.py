@@ -58,7 +58,22 @@ class MailTransport(Protocol):
         ...
 
 
+def is_single_address(value: str) -> bool:
+    """One bare address (``nom@example.fr``): no display name, list, comment or line break."""
+    return (
+        bool(value)
+        and value.isprintable()
+        and parseaddr(value) == ("", value)
+        and value.count("@") == 1
+        and not any(c in value for c in ' ,;<>()"')
+    )
+
+
 def build_message(mail: OutgoingMail, sender: str, now: dt.datetime) -> EmailMessage:
+    """The message to ``mail.to`` alone: a recipient that is not one bare address is a bug of
+    the caller (``ValueError``), never a header to fill in."""
+    if not is_single_address(mail.to):
+        raise ValueError(f"not one bare address: {mail.to!r}")
     domain = parseaddr(sender)[1].rpartition("@")[2] or "educonnect.invalid"
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = sender
@@ -108,7 +123,7 @@ class SmtpTransport:
         try:
             smtp = self._connect()
             try:
-                refused = smtp.send_message(message)
+                refused = smtp.send_message(message, to_addrs=[mail.to])  # the envelope: To alone
             finally:
                 _quit(smtp)
         except (OSError, smtplib.SMTPException) as exc:

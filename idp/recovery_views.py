@@ -22,7 +22,7 @@ from idp.domain.self_service import (
     PURPOSE_ADDRESS_UNDO,
     PURPOSE_PASSWORD,
 )
-from idp.self_service import self_services
+from idp.self_service import ADDRESS_INVALID, self_services
 from idp.services import services
 from idp.session_state import IdpSession
 
@@ -57,7 +57,8 @@ def forgotten() -> ResponseReturnValue:
     try:
         self_services().service.request_recovery(typed, client_address(), svc.clock())
     except AddressInvalid:
-        return render_template("recovery_request.html", typed=typed, error=NOTHING_TYPED), 422
+        error = ADDRESS_INVALID if typed.strip() else NOTHING_TYPED
+        return render_template("recovery_request.html", typed=typed, error=error), 422
     except TooManyRequests as exc:
         headers = {"Retry-After": str(exc.retry_after_seconds)}
         return render_template("recovery_request.html", typed=typed, error=too_many(exc)), 429, headers

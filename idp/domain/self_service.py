@@ -10,7 +10,8 @@ Rules (issue 18 item 5):
 - a recovery request is answered the same way whether or not an account matches: a typed
   address always gets one message (the identifiers and links, or « aucun compte »), a typed
   identifier without a confirmed address reaches the relay all the same (:meth:`Mailer.probe`);
-- requests are counted per client address and per typed value, before any lookup;
+- requests are counted per client address before any lookup (over it: « Trop de demandes »),
+  and per receiving address (over it: the same answer, nothing sent);
 - a relay that is down: :class:`MailUnavailable`, the links just made are withdrawn, the budget
   given back; nothing else changed;
 - only a confirmed address is ever used for recovery; every change is audited with its client
@@ -52,7 +53,7 @@ TOKEN_BYTES = 32
 MAX_ADDRESS_LENGTH = 254
 MAX_TYPED_LENGTH = 254
 
-# Recovery requests per hour: per typed address or identifier, per client address; address
+# Recovery requests per hour: per receiving address (or unknown identifier), per client address; address
 # changes per account; wrong current passwords per account.
 RECOVERY_PREFIX = "recovery"
 WINDOW_SECONDS = 3600
@@ -202,17 +203,24 @@ class SelfService:
     # --- « Identifiant ou mot de passe oublié ? » ------------------------------------------------
 
     def request_recovery(self, typed: str, client_address: str, now: dt.datetime) -> None:
-        """Send what an address or identifier is owed; the same outcome for a match or not."""
+        """Send what an address or identifier is owed; the same outcome for a match or not.
+
+        A value with an ``@`` must be one address that :func:`checked_address` accepts (every
+        stored address does, so a refusal tells nothing about accounts): never a list, a display
+        name or a header. The client address's budget is spent before any lookup (over it:
+        :class:`TooManyRequests`); the receiving address's (the identifier's, when it has none)
+        after, and over it nothing is sent but the answer is the same."""
         value = normalised_address(typed)[:MAX_TYPED_LENGTH]
         if not value:
             raise AddressInvalid("")
-        spent = self._spend(
-            (f"{RECOVERY_PREFIX}-value:{value}", PER_TYPED_VALUE),
-            (f"{RECOVERY_PREFIX}-address:{client_address}", PER_CLIENT_ADDRESS),
-        )
+        if "@" in value:
+            value = checked_address(value)
+        spent = self._spend((f"{RECOVERY_PREFIX}-address:{client_address}", PER_CLIENT_ADDRESS))
         try:
             if "@" in value:
                 accounts = [a for a in self.repository.accounts_with_confirmed_address(value) if a.is_active]
+                if not self._within_budget(value, spent):
+                    return
                 if accounts:
                     self._send_recovery(value, accounts, client_address, now)
                 else:
@@ -220,6 +228,8 @@ class SelfService:
                 return
             account = self.accounts.by_identifier(value)
             address = self.repository.confirmed_address(account.id) if account and account.is_active else None
+            if not self._within_budget(address or value, spent):
+                return
             if account is not None and address is not None:
                 self._send_recovery(address, [account], client_address, now)
             else:
@@ -228,6 +238,12 @@ class SelfService:
             for key in spent:
                 self.counter.release(key, WINDOW_SECONDS)
             raise
+
+    def _within_budget(self, recipient: str, spent: list[str]) -> bool:
+        """Count one request for the address that receives the mail (or the unknown identifier)."""
+        key = f"{RECOVERY_PREFIX}-value:{recipient}"
+        spent.append(key)
+        return self.counter.hit(key, WINDOW_SECONDS) <= PER_TYPED_VALUE
 
     def _send_recovery(
         self, address: str, accounts: list[Account], client_address: str, now: dt.datetime

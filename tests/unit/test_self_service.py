@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from idp.domain.accounts import Account
-from idp.domain.errors import LinkInvalid, MailUnavailable, TooManyRequests
+from idp.domain.errors import AddressInvalid, LinkInvalid, MailUnavailable
 from idp.domain.passwords import hash_password
 from idp.domain.self_service import (
     PER_TYPED_VALUE,
@@ -199,13 +199,21 @@ def test_a_relay_down_withdraws_the_links_and_gives_the_budget_back():
     assert all(count == 0 for count in counter.counts.values())
 
 
-def test_the_budget_per_typed_value_is_spent_before_any_lookup():
+def test_the_budget_per_receiving_address_sends_nothing_over_it_with_the_same_answer():
     svc, _, mailer, _ = service(addresses={CLAIRE.id: "claire@example.fr"})
-    for _ in range(PER_TYPED_VALUE):
-        svc.request_recovery("claire@example.fr", "10.0.0.1", NOW)
-    with pytest.raises(TooManyRequests):
-        svc.request_recovery("CLAIRE@example.fr", "10.0.0.2", NOW)
+    for typed in ["claire@example.fr"] * (PER_TYPED_VALUE - 1) + ["c.martin1"]:
+        svc.request_recovery(typed, "10.0.0.1", NOW)
+    svc.request_recovery("CLAIRE@example.fr", "10.0.0.2", NOW)  # no TooManyRequests: nothing sent
+    svc.request_recovery("C.Martin1", "10.0.0.3", NOW)
     assert len(mailer.sent) == PER_TYPED_VALUE
+
+
+@pytest.mark.parametrize("typed", ["x0 <claire@example.fr>, v2@b.org", "claire@example.fr\r\nBcc: v2@b.org"])
+def test_a_value_with_an_at_sign_must_be_one_valid_address(typed):
+    svc, _, mailer, counter = service(addresses={CLAIRE.id: "claire@example.fr"})
+    with pytest.raises(AddressInvalid):
+        svc.request_recovery(typed, "10.0.0.1", NOW)
+    assert mailer.sent == [] and all(count == 0 for count in counter.counts.values())
 
 
 def recovery_token() -> tuple[SelfService, FakeRepository, str]:
