@@ -39,6 +39,15 @@ class MailNotSent(Exception):
     """The relay could not be reached or refused the message: nothing was delivered."""
 
 
+class MailRefused(MailNotSent):
+    """The relay refused the recipient for good (SMTP 5xx, RFC 5321 §4.2.1): sending again will
+    not help, unlike a relay that is down or a 4xx."""
+
+
+def _is_permanent(refused: dict[str, tuple[int, bytes]]) -> bool:
+    return bool(refused) and all(code >= 500 for code, _ in refused.values())
+
+
 @dataclass(frozen=True)
 class OutgoingMail:
     to: str
@@ -126,10 +135,14 @@ class SmtpTransport:
                 refused = smtp.send_message(message, to_addrs=[mail.to])  # the envelope: To alone
             finally:
                 _quit(smtp)
+        except smtplib.SMTPRecipientsRefused as exc:
+            error = MailRefused if _is_permanent(exc.recipients) else MailNotSent
+            raise error(f"recipients refused: {exc.recipients}") from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise MailNotSent(f"{self.settings.host}:{self.settings.port}: {exc}") from exc
         if refused:
-            raise MailNotSent(f"recipients refused: {sorted(refused)}")
+            error = MailRefused if _is_permanent(refused) else MailNotSent
+            raise error(f"recipients refused: {refused}")
         return str(message["Message-ID"])
 
     def probe(self) -> None:

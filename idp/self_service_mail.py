@@ -14,9 +14,9 @@ from urllib.parse import urlencode
 
 from flask import render_template
 
-from federation.mail import MailNotSent, MailTransport, OutgoingMail
+from federation.mail import MailNotSent, MailRefused, MailTransport, OutgoingMail
 from idp.domain.accounts import Account
-from idp.domain.errors import MailUnavailable
+from idp.domain.errors import AddressRefused, MailUnavailable
 from idp.domain.self_service import (
     ADDRESS_LINK_VALIDITY,
     ADDRESS_UNDO_VALIDITY,
@@ -52,6 +52,8 @@ class TemplateMailer:
         )
         try:
             self.transport.send(mail)
+        except MailRefused as exc:
+            raise AddressRefused(str(exc)) from exc
         except MailNotSent as exc:
             raise MailUnavailable(str(exc)) from exc
 

@@ -32,6 +32,7 @@ from federation.login_throttle import Counter
 from idp.domain.accounts import Account, AccountRepository
 from idp.domain.errors import (
     AddressInvalid,
+    AddressRefused,
     ChildNotConfirmed,
     InvalidPassword,
     LinkInvalid,
@@ -73,6 +74,7 @@ AUDIT_PASSWORD_CHANGED = "mot_de_passe_modifie"  # noqa: S105
 AUDIT_ADDRESS_PROPOSED = "courriel_propose"
 AUDIT_ADDRESS_CONFIRMED = "courriel_confirme"
 AUDIT_ADDRESS_RESTORED = "courriel_retabli"
+AUDIT_OLD_ADDRESS_REFUSED = "courriel_ancien_refuse"
 AUDIT_CHILD_REPORTED = "signalement_representant"
 
 
@@ -304,7 +306,7 @@ class SelfService:
     def confirm_address(self, token: str, client_address: str, now: dt.datetime) -> tuple[Account, str]:
         """The address of the link becomes the account's; the previous one is told first, with a
         « Ce n'est pas moi » link that puts it back (a relay that is down leaves everything as it
-        was, the link unused)."""
+        was, the link unused; a previous address refused for good is audited and passed over)."""
         link, account = self.link_for(token, PURPOSE_ADDRESS, now)
         new_address = link.address or ""
         old_address = self.repository.confirmed_address(account.id)
@@ -317,6 +319,17 @@ class SelfService:
             )
             try:
                 self.mailer.address_changed(old_address, account, new_address, undo_token)
+            except AddressRefused as exc:
+                # A mailbox that is gone for good must not keep the account on it forever: the
+                # refusal is audited and the change goes on (a relay that is down still blocks).
+                self.repository.withdraw_links(undo)
+                undo = []
+                detail = f"ancienne adresse {old_address} refusée par le relais : {exc}"
+                self.repository.audit(
+                    AuditRecord(
+                        AUDIT_OLD_ADDRESS_REFUSED, account.id, account.identifier, client_address, detail, now
+                    )
+                )
             except MailUnavailable:
                 self.repository.withdraw_links(undo)
                 raise

@@ -12,6 +12,7 @@ from federation.errors import ConfigurationError
 from federation.mail import (
     MailboxTransport,
     MailNotSent,
+    MailRefused,
     OutgoingMail,
     SmtpTransport,
     build_message,
@@ -138,3 +139,18 @@ def test_a_message_goes_to_one_bare_address_only(to):
     mail = OutgoingMail(to=to, subject="Objet", text="texte", html="<p>texte</p>")
     with pytest.raises(ValueError, match="not one bare address"):
         build_message(mail, "ÉduConnect <ne-pas-repondre@educonnect.test>", dt.datetime.now(dt.UTC))
+
+
+@pytest.mark.parametrize(
+    ("reply", "is_for_good"), [("550 5.1.1 Mailbox unavailable", True), ("450 4.2.1 Later", False)]
+)
+def test_a_recipient_refused_for_good_is_told_apart_from_one_refused_for_now(tmp_path, reply, is_for_good):
+    server = SmtpServer.start(tmp_path)
+    server.refuse(MAIL.to, reply)
+    try:
+        with pytest.raises(MailNotSent) as raised:
+            SmtpTransport(server.settings).send(MAIL)
+    finally:
+        server.stop()
+    assert isinstance(raised.value, MailRefused) is is_for_good
+    assert server.received == []
