@@ -333,7 +333,7 @@ class SelfService:
             except MailUnavailable:
                 self.repository.withdraw_links(undo)
                 raise
-        detail = f"ancienne adresse : {old_address}" if old_address else ""
+        detail = f"nouvelle adresse : {new_address} ; ancienne adresse : {old_address or 'aucune'}"
         audit = AuditRecord(
             AUDIT_ADDRESS_CONFIRMED, account.id, account.identifier, client_address, detail, now
         )

@@ -174,3 +174,35 @@ def test_an_old_address_refused_for_now_blocks_the_change(mail_stack):
     account, old, _, failed = confirm_with_the_old_address_refused(mail_stack, "450 4.2.1 Try again later")
     assert failed.status_code == 503 and "momentanément impossible" in page_text(failed)
     assert confirmed_address(mail_stack.idp, account) == old
+
+
+def audit_details(app, account) -> dict[str, str]:
+    from sqlalchemy import select
+
+    from idp.storage.registry_models import RegistryAuditRow
+    from tests.flows.self_service_steps import db
+
+    with db(app)() as session:
+        rows = session.execute(
+            select(RegistryAuditRow.action, RegistryAuditRow.detail).where(
+                RegistryAuditRow.account_id == account.id
+            )
+        )
+        return {row.action: row.detail for row in rows}
+
+
+@pytest.mark.parametrize("has_old", [True, False])
+def test_the_audit_of_a_confirmation_names_the_new_and_the_old_address(mail_stack, has_old):
+    account = add_parent(mail_stack.idp)
+    old, new = new_address(), new_address()
+    if has_old:
+        give_confirmed_address(mail_stack.idp, account, old)
+    svc = mail_stack.idp.extensions["idp-self-service"].service
+    with mail_stack.idp.test_request_context("/"):
+        svc.propose_address(account, new, "127.0.0.1", dt.datetime.now(dt.UTC))
+    (link,) = links_in(the_one_mail_to(mail_stack.smtp, new))
+    browser = browser_for(mail_stack)
+    browser.submit(browser.get(link), form_id="confirmer-courriel")
+    detail = audit_details(mail_stack.idp, account)["courriel_confirme"]
+    assert f"nouvelle adresse : {new}" in detail
+    assert f"ancienne adresse : {old if has_old else 'aucune'}" in detail
