@@ -25,6 +25,7 @@ from tests.flows.self_service_steps import (
     links_in,
     make_idp,
     new_address,
+    new_client_address,
     the_one_mail_to,
 )
 from tests.mail_server import SmtpServer
@@ -272,7 +273,8 @@ def test_a_parent_reports_a_child_who_is_not_theirs(mail_stack, monkeypatch):
     lea = Child("Léa", dt.date(2017, 3, 14), new_establishment(1))
     tom = Child("Tom", dt.date(2015, 5, 2), new_establishment(1))
     family = parent_with_children(mail_stack.idp, [lea, tom])
-    browser = browser_for(mail_stack)
+    client_address = new_client_address()
+    browser = browser_for(mail_stack, client_address)
     page = children_page(browser, family.account.identifier)
     to_ent(browser, browser.submit(page, form_id="ajout-eleves", **dates_of(lea, tom)))
     account_page = browser.get(f"{IDP}/mon-compte")
@@ -305,15 +307,17 @@ def test_a_parent_reports_a_child_who_is_not_theirs(mail_stack, monkeypatch):
         )
     )
     assert "n'est pas (ou plus) rattaché" in page_text(again)
+    # Confirming the reported child again, even with its right birth date, is refused.
+    retried = browser.submit(page, form_id="ajout-eleves", **dates_of(tom))
+    assert retried.status_code in (200, 302, 422), page_text(retried)
+    assert links_of(mail_stack, family.account.id)[tom.student_id].confirmed_at is None
     # No longer released; the next sign-in does not propose it again.
     fresh = browser_for(mail_stack)
     post_page = fresh.follow(sign_in(fresh, family.account.identifier))
     assert post_page.request.path == "/saml/reponse", page_text(post_page)
     xml = readable_response_xml(mail_stack, post_page)
     assert lea.student_id in xml and tom.student_id not in xml
-    assert ("signalement_representant", "127.0.0.1") in [
-        (a, "127.0.0.1") for a, _ in audit_actions(mail_stack.idp, family.account)
-    ]
+    assert ("signalement_representant", client_address) in audit_actions(mail_stack.idp, family.account)
     # The school sees it.
     monkeypatch.setenv("DATABASE_URL", mail_stack.idp.extensions["idp"].settings.database_url)
     monkeypatch.setenv("EDUCONNECT_MODE", "demo")

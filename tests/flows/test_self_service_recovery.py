@@ -69,7 +69,8 @@ def recovery_link(mail_stack, parent) -> str:
 
 
 def test_a_parent_gets_their_identifier_and_chooses_a_new_password(mail_stack, parent):
-    browser = browser_for(mail_stack)
+    client_address = new_client_address()
+    browser = browser_for(mail_stack, client_address)
     sent = browser.follow(ask_recovery(browser, address_of(mail_stack, parent).upper()))
     assert sent.request.path == "/identifiant-oublie/message-envoye" and SENT in page_text(sent)
     mail = the_one_mail_to(mail_stack.smtp, address_of(mail_stack, parent))
@@ -90,7 +91,7 @@ def test_a_parent_gets_their_identifier_and_chooses_a_new_password(mail_stack, p
     assert sign_in(fresh, parent.identifier, NEW_PASSWORD).status_code == 302
     actions = [action for action, _ in audit_actions(mail_stack.idp, parent)]
     assert actions == ["recuperation_envoyee", "mot_de_passe_reinitialise"]
-    assert all(address for _, address in audit_actions(mail_stack.idp, parent))
+    assert {address for _, address in audit_actions(mail_stack.idp, parent)} == {client_address}
 
 
 def test_by_identifier_the_mail_goes_to_the_confirmed_address(mail_stack, parent):
@@ -383,3 +384,41 @@ def test_a_confirmed_address_spends_the_other_address_links(mail_stack, parent):
     assert browser_for(mail_stack).get(older_link).status_code == 410
     assert address_of(mail_stack, parent) == newer
     assert browser_for(mail_stack).get(recovery).status_code == 200  # a password link is not an address one
+
+
+@pytest.fixture(scope="module")
+def proxied_idp(deployment, stack, smtp):
+    """The IdP behind one reverse proxy, as EDUCONNECT_TRUSTED_PROXIES=1 sets it."""
+    from dataclasses import replace
+
+    from idp import create_app
+
+    backend = stack.backend
+    settings = deployment.settings(
+        "idp",
+        backend.database_url,
+        backend.redis_url,
+        crypto_backend=backend.crypto,
+        mail=smtp.mail_settings(),
+    )
+    return create_app(replace(settings, trusted_proxies=1))
+
+
+def test_behind_the_trusted_proxy_the_parents_address_is_audited(mail_stack, proxied_idp, parent):
+    proxied = MailStack(proxied_idp, mail_stack.ent, mail_stack.aten, mail_stack.smtp)
+    proxy, client_address = new_client_address(), new_client_address()
+    browser = browser_for(proxied, proxy)
+    browser.clients[IDP].environ_base["HTTP_X_FORWARDED_FOR"] = client_address
+    assert SENT in page_text(browser.follow(ask_recovery(browser, address_of(mail_stack, parent))))
+    (link,) = links_in(the_one_mail_to(mail_stack.smtp, address_of(mail_stack, parent)))
+    done = browser.submit(
+        browser.get(link),
+        form_id="nouveau-mot-de-passe",
+        mot_de_passe=NEW_PASSWORD,
+        confirmation=NEW_PASSWORD,
+    )
+    assert done.status_code == 302
+    assert audit_actions(mail_stack.idp, parent) == [
+        ("recuperation_envoyee", client_address),
+        ("mot_de_passe_reinitialise", client_address),
+    ]
