@@ -146,10 +146,15 @@ class SmtpTransport:
         return str(message["Message-ID"])
 
     def probe(self) -> None:
+        """A send's SMTP session up to its recipient (MAIL FROM, RCPT TO the sender), then RSET
+        instead of DATA: what is left unlike a send is the message's transfer and queueing."""
+        sender = parseaddr(self.settings.sender)[1]
         try:
             smtp = self._connect()
             try:
-                smtp.noop()
+                smtp.mail(sender)
+                smtp.rcpt(sender)
+                smtp.rset()
             finally:
                 _quit(smtp)
         except (OSError, smtplib.SMTPException) as exc:

@@ -67,6 +67,14 @@ class TemplateMailer:
         self._send(address, "Votre demande ÉduConnect : aucun compte avec cette adresse", "no_account")
 
     def probe(self) -> None:
+        """For a value without an account: the recovery message is rendered as for a match (and
+        dropped), then the relay is reached as far as a send goes without a recipient."""
+        placeholder = Account("0" * 32, "x.xxxxxx1", "", "Xxxxx", "Xxxxxx")
+        link = RecoveryLink(placeholder, "x" * 43)
+        shown = [_ShownLink(placeholder, self.link(NEW_PASSWORD_PATH, link.token))]
+        minutes = int(PASSWORD_LINK_VALIDITY.total_seconds() // 60)
+        for kind in ("txt", "html"):
+            render_template(f"mail/recovery.{kind}", links=shown, minutes=minutes, subject="")
         try:
             self.transport.probe()
         except MailNotSent as exc:

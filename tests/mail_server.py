@@ -50,10 +50,12 @@ class Received:
 class _Handler:
     received: list[Received] = field(default_factory=list)
     refusals: dict[str, str] = field(default_factory=dict)  # recipient → the reply to its RCPT
+    recipients: list[str] = field(default_factory=list)  # every RCPT TO, delivered or not
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
+        self.recipients.append(address)
         refusal = self.refusals.get(address.lower())
         if refusal is not None:
             return refusal

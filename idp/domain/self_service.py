@@ -69,6 +69,7 @@ _ADDRESS = re.compile(rf"[^@\s\x00-\x1f\"<>()\[\],;:\\]{{1,64}}@{_LABEL}(?:\.{_L
 
 # Audit actions (registry_audit.action, 32 characters at most).
 AUDIT_RECOVERY_SENT = "recuperation_envoyee"
+AUDIT_RECOVERY_NO_ACCOUNT = "recuperation_sans_compte"
 AUDIT_PASSWORD_RESET = "mot_de_passe_reinitialise"  # noqa: S105
 AUDIT_PASSWORD_CHANGED = "mot_de_passe_modifie"  # noqa: S105
 AUDIT_ADDRESS_PROPOSED = "courriel_propose"
@@ -142,6 +143,17 @@ class SelfServiceRepository(Protocol):
 
     def withdraw_links(self, digests: Sequence[str]) -> None:
         """Links whose message was never delivered."""
+        ...
+
+    def record_recovery(
+        self,
+        links: Sequence[tuple[str, str]],
+        now: dt.datetime,
+        expires: dt.datetime,
+        audits: Sequence[AuditRecord],
+    ) -> None:
+        """The (digest, account id) password links of a recovery message just handed to the relay
+        (none for a value without an account) and its audit records, in one transaction."""
         ...
 
     def live_link(self, digest: str, purpose: str, now: dt.datetime) -> IssuedLink | None:
@@ -227,19 +239,29 @@ class SelfService:
                     self._send_recovery(value, accounts, client_address, now)
                 else:
                     self.mailer.no_account(value)
+                    self._record_no_account(client_address, now)
                 return
             account = self.accounts.by_identifier(value)
-            address = self.repository.confirmed_address(account.id) if account and account.is_active else None
+            active = account if account is not None and account.is_active else None
+            # Read for an unknown identifier too: the same queries either way.
+            address = self.repository.confirmed_address(active.id if active else "")
             if not self._within_budget(address or value, spent):
                 return
-            if account is not None and address is not None:
-                self._send_recovery(address, [account], client_address, now)
+            if active is not None and address is not None:
+                self._send_recovery(address, [active], client_address, now)
             else:
-                self.mailer.probe()
+                self.mailer.probe()  # as much of a send as can be done without a recipient
+                self._record_no_account(client_address, now)
         except MailUnavailable:
             for key in spent:
                 self.counter.release(key, WINDOW_SECONDS)
             raise
+
+    def _record_no_account(self, client_address: str, now: dt.datetime) -> None:
+        """The one write of a request that matched nothing, as a match has one (never the typed
+        value: the audit log is no list of addresses people tried)."""
+        audit = AuditRecord(AUDIT_RECOVERY_NO_ACCOUNT, "", "", client_address, "", now)
+        self.repository.record_recovery([], now, now + PASSWORD_LINK_VALIDITY, [audit])
 
     def _within_budget(self, recipient: str, spent: list[str]) -> bool:
         """Count one request for the address that receives the mail (or the unknown identifier)."""
@@ -250,21 +272,21 @@ class SelfService:
     def _send_recovery(
         self, address: str, accounts: list[Account], client_address: str, now: dt.datetime
     ) -> None:
+        """The message first, then its links and audit records in one transaction: a relay that
+        is down leaves nothing written. (A link reaches the database a few milliseconds after
+        the relay took its message: no parent opens it sooner.)"""
         links = [RecoveryLink(account, self.make_token()) for account in accounts]
-        digests = [token_digest(link.token) for link in links]
-        for link, digest in zip(links, digests, strict=True):
-            self.repository.add_link(
-                digest, link.account.id, PURPOSE_PASSWORD, None, now, now + PASSWORD_LINK_VALIDITY
-            )
-        try:
-            self.mailer.recovery(address, links)
-        except MailUnavailable:
-            self.repository.withdraw_links(digests)
-            raise
-        for account in accounts:
-            self.repository.audit(
-                AuditRecord(AUDIT_RECOVERY_SENT, account.id, account.identifier, client_address, "", now)
-            )
+        self.mailer.recovery(address, links)
+        audits = [
+            AuditRecord(AUDIT_RECOVERY_SENT, account.id, account.identifier, client_address, "", now)
+            for account in accounts
+        ]
+        self.repository.record_recovery(
+            [(token_digest(link.token), link.account.id) for link in links],
+            now,
+            now + PASSWORD_LINK_VALIDITY,
+            audits,
+        )
 
     def _spend(self, *budgets: tuple[str, int]) -> list[str]:
         """Count one request on every budget first; over one of them: nothing is looked up."""

@@ -35,7 +35,7 @@ def _audit_row(record: AuditRecord) -> RegistryAuditRow:
         at=record.at,
         action=record.action,
         actor=record.actor[:200],
-        account_id=record.account_id,
+        account_id=record.account_id or None,  # a request that matched no account
         student_id=record.student_id,
         client_address=record.client_address[:64],
         detail=record.detail,
@@ -123,6 +123,27 @@ class SqlSelfServiceRepository:
                     expires_at=expires,
                 )
             )
+
+    def record_recovery(
+        self,
+        links: Sequence[tuple[str, str]],
+        now: dt.datetime,
+        expires: dt.datetime,
+        audits: Sequence[AuditRecord],
+    ) -> None:
+        with self._sessions.begin() as db:
+            for digest, account_id in links:
+                db.add(
+                    SelfServiceTokenRow(
+                        token_hash=digest,
+                        account_id=account_id,
+                        purpose=PURPOSE_PASSWORD,
+                        address=None,
+                        created_at=now,
+                        expires_at=expires,
+                    )
+                )
+            db.add_all([_audit_row(record) for record in audits])
 
     def withdraw_links(self, digests: Sequence[str]) -> None:
         with self._sessions.begin() as db:

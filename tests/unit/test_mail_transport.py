@@ -154,3 +154,12 @@ def test_a_recipient_refused_for_good_is_told_apart_from_one_refused_for_now(tmp
         server.stop()
     assert isinstance(raised.value, MailRefused) is is_for_good
     assert server.received == []
+
+
+def test_a_probe_goes_as_far_as_the_recipient_and_delivers_nothing(tmp_path):
+    server = SmtpServer.start(tmp_path)
+    try:
+        SmtpTransport(server.settings).probe()
+    finally:
+        server.stop()
+    assert server.handler.recipients == ["ne-pas-repondre@educonnect.test"] and server.received == []

@@ -54,6 +54,11 @@ class FakeRepository:
     def add_link(self, digest, account_id, purpose, address, now, expires) -> None:
         self.links[digest] = Row(account_id, purpose, address, expires)
 
+    def record_recovery(self, links, now, expires, audits) -> None:
+        for digest, account_id in links:
+            self.links[digest] = Row(account_id, PURPOSE_PASSWORD, None, expires)
+        self.audits.extend(audits)
+
     def withdraw_links(self, digests: Sequence[str]) -> None:
         for digest in digests:
             self.links.pop(digest, None)
@@ -300,3 +305,38 @@ def test_the_address_change_needs_the_current_password():
     assert mailer.sent == [] and repo.links == {}
     svc.change_address(CLAIRE, "Ecole-2026!", "nouvelle@example.fr", "10.0.0.1", NOW)
     assert mailer.sent == [("confirm", "nouvelle@example.fr")]
+
+
+@dataclass
+class CountingRepository(FakeRepository):
+    """Counts write transactions and reads: what a known and an unknown value must share."""
+
+    writes: int = 0
+    reads: int = 0
+
+    def confirmed_address(self, account_id: str) -> str | None:
+        self.reads += 1
+        return super().confirmed_address(account_id)
+
+    def accounts_with_confirmed_address(self, address: str) -> list[Account]:
+        self.reads += 1
+        return super().accounts_with_confirmed_address(address)
+
+    def add_link(self, *args) -> None:
+        self.writes += 1
+        super().add_link(*args)
+
+    def audit(self, record: AuditRecord) -> None:
+        self.writes += 1
+        super().audit(record)
+
+    def record_recovery(self, *args) -> None:
+        self.writes += 1
+        super().record_recovery(*args)
+
+
+@pytest.mark.parametrize("typed", ["c.martin1", "x.inconnu1", "claire@example.fr", "personne@example.fr"])
+def test_a_known_and_an_unknown_value_do_the_same_storage_work(typed):
+    repo = CountingRepository(addresses={CLAIRE.id: "claire@example.fr"})
+    SelfService(FakeAccounts(), repo, FakeMailer(), FakeCounter()).request_recovery(typed, "10.0.0.1", NOW)
+    assert (repo.writes, repo.reads) == (1, 1)  # one transaction, one query, match or not
