@@ -9,11 +9,13 @@ Rules (issue 18 item 5):
   or confirming the address consumes it in the same transaction as the change;
 - a recovery request is answered the same way whether or not an account matches: a typed
   address always gets one message (the identifiers and links, or « aucun compte »), a typed
-  identifier without a confirmed address reaches the relay all the same (:meth:`Mailer.probe`);
+  identifier without a confirmed address reaches the relay all the same (:meth:`Mailer.probe`),
+  and every branch does one read and one write transaction;
 - requests are counted per client address before any lookup (over it: « Trop de demandes »),
   and per receiving address (over it: the same answer, nothing sent);
-- a relay that is down: :class:`MailUnavailable`, the links just made are withdrawn, the budget
-  given back; nothing else changed;
+- a relay that is down: :class:`MailUnavailable`, nothing written (a recovery's links are
+  written once the relay took the message; a confirmation's « Ce n'est pas moi » link is
+  withdrawn), the budget given back;
 - only a confirmed address is ever used for recovery; every change is audited with its client
   address.
 """
