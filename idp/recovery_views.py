@@ -24,7 +24,7 @@ from idp.domain.self_service import (
 )
 from idp.self_service import ADDRESS_INVALID, self_services
 from idp.services import services
-from idp.session_state import IdpSession
+from idp.session_state import IdpSession, signed_in_account
 
 bp = Blueprint("self_service", __name__, template_folder="templates")
 
@@ -101,6 +101,8 @@ def new_password() -> ResponseReturnValue:
     svc, own = services(), self_services()
     token = request.form.get("jeton", "")
     now = svc.clock()
+    # Read before the new password: only a session that held the previous one is kept.
+    signed_in = signed_in_account(IdpSession.load(session), svc.accounts)
     try:
         account = own.service.reset_password(
             token,
@@ -114,7 +116,7 @@ def new_password() -> ResponseReturnValue:
     except InvalidPassword as exc:
         _, account = own.service.link_for(token, PURPOSE_PASSWORD, now)
         return _new_password_page(account.identifier, token, exc.check)
-    own.end_other_sessions(account.id, session, IdpSession.load(session).account_id)
+    own.end_other_sessions(account.id, session, signed_in.id if signed_in else None)
     own.reset_brake(account.identifier)
     return redirect(url_for(".password_reset_done"))
 

@@ -4,9 +4,13 @@ with, and every place a signed-in session is used refuses one that no longer hol
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from idp.account_sessions import PREFIX, SLOTS
+from idp.domain.passwords import hash_password
+from idp.domain.self_service import PURPOSE_PASSWORD, AuditRecord, token_digest
 from tests.browser import Browser, page_text
 from tests.flows.saml_steps import PASSWORD, add_parent, sign_in
 
@@ -67,4 +71,22 @@ def test_a_session_opened_before_markers_existed_is_signed_out(stack, parent):
     browser = signed_in_browser(stack, parent)
     with browser.clients[IDP].session_transaction(base_url=IDP) as stored:
         stored.pop("credentials", None)
+    assert is_signed_out(browser)
+
+
+def test_a_signed_out_session_stays_signed_out_when_its_browser_resets_the_password(stack, parent):
+    """The browser keeps its session through a new password only if it held the previous one."""
+    browser = signed_in_browser(stack, parent)
+    svc = stack.idp.extensions["idp-self-service"]
+    now = dt.datetime.now(dt.UTC)
+    audit = AuditRecord("mot_de_passe_modifie", parent.id, parent.identifier, "10.0.0.9", "", now)
+    svc.repository.reset_password(None, parent.id, hash_password(NEW_PASSWORD), now, audit)  # elsewhere
+    assert browser.get(f"{IDP}/compte").headers["Location"].endswith("/connexion")  # the session is kept
+    token = "jeton-de-test-" + parent.id
+    svc.repository.add_link(
+        token_digest(token), parent.id, PURPOSE_PASSWORD, None, now, now + dt.timedelta(minutes=30)
+    )
+    form = browser.get(f"{IDP}/mot-de-passe/nouveau?jeton={token}")
+    done = browser.submit(form, form_id="nouveau-mot-de-passe", mot_de_passe=PASSWORD, confirmation=PASSWORD)
+    assert done.status_code == 302, page_text(done)
     assert is_signed_out(browser)
