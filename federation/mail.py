@@ -39,6 +39,15 @@ class MailNotSent(Exception):
     """The relay could not be reached or refused the message: nothing was delivered."""
 
 
+class MailRefused(MailNotSent):
+    """The relay refused the recipient for good (SMTP 5xx, RFC 5321 §4.2.1): sending again will
+    not help, unlike a relay that is down or a 4xx."""
+
+
+def _is_permanent(refused: dict[str, tuple[int, bytes]]) -> bool:
+    return bool(refused) and all(code >= 500 for code, _ in refused.values())
+
+
 @dataclass(frozen=True)
 class OutgoingMail:
     to: str
@@ -58,7 +67,22 @@ class MailTransport(Protocol):
         ...
 
 
+def is_single_address(value: str) -> bool:
+    """One bare address (``nom@example.fr``): no display name, list, comment or line break."""
+    return (
+        bool(value)
+        and value.isprintable()
+        and parseaddr(value) == ("", value)
+        and value.count("@") == 1
+        and not any(c in value for c in ' ,;<>()"')
+    )
+
+
 def build_message(mail: OutgoingMail, sender: str, now: dt.datetime) -> EmailMessage:
+    """The message to ``mail.to`` alone: a recipient that is not one bare address is a bug of
+    the caller (``ValueError``), never a header to fill in."""
+    if not is_single_address(mail.to):
+        raise ValueError(f"not one bare address: {mail.to!r}")
     domain = parseaddr(sender)[1].rpartition("@")[2] or "educonnect.invalid"
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = sender
@@ -108,20 +132,29 @@ class SmtpTransport:
         try:
             smtp = self._connect()
             try:
-                refused = smtp.send_message(message)
+                refused = smtp.send_message(message, to_addrs=[mail.to])  # the envelope: To alone
             finally:
                 _quit(smtp)
+        except smtplib.SMTPRecipientsRefused as exc:
+            error = MailRefused if _is_permanent(exc.recipients) else MailNotSent
+            raise error(f"recipients refused: {exc.recipients}") from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise MailNotSent(f"{self.settings.host}:{self.settings.port}: {exc}") from exc
         if refused:
-            raise MailNotSent(f"recipients refused: {sorted(refused)}")
+            error = MailRefused if _is_permanent(refused) else MailNotSent
+            raise error(f"recipients refused: {refused}")
         return str(message["Message-ID"])
 
     def probe(self) -> None:
+        """A send's SMTP session up to its recipient (MAIL FROM, RCPT TO the sender), then RSET
+        instead of DATA: what is left unlike a send is the message's transfer and queueing."""
+        sender = parseaddr(self.settings.sender)[1]
         try:
             smtp = self._connect()
             try:
-                smtp.noop()
+                smtp.mail(sender)
+                smtp.rcpt(sender)
+                smtp.rset()
             finally:
                 _quit(smtp)
         except (OSError, smtplib.SMTPException) as exc:

@@ -20,7 +20,7 @@ from idp.domain.accounts import Account
 from idp.domain.errors import ChildNotConfirmed, InvalidPassword, TooManyRequests, WrongCurrentPassword
 from idp.domain.password_policy import SPECIALS_TEXT
 from idp.recovery_views import client_address, too_many
-from idp.self_service import address_refusal, offer_address, self_services
+from idp.self_service import address_refusal, offer_new_address, self_services
 from idp.services import services
 from idp.session_state import IdpSession, signed_in_account
 
@@ -52,6 +52,7 @@ def _page(account: Account, now: dt.datetime, status: int = 200, **form: Any) ->
         "specials": SPECIALS_TEXT,
         "typed_address": "",
         "address_error": None,
+        "address_password_error": None,
         "check": None,
         "password_error": None,
     }
@@ -68,6 +69,7 @@ def account() -> ResponseReturnValue:
 
 
 @bp.post("/mon-compte/courriel")
+@expensive_when_posted  # argon2id
 def change_address() -> ResponseReturnValue:
     signed_in = _signed_in()
     if signed_in is None:
@@ -77,7 +79,12 @@ def change_address() -> ResponseReturnValue:
     refusal = address_refusal(typed) if typed else "Saisissez votre adresse électronique."
     if refusal is not None:
         return _page(signed_in, now, 422, typed_address=typed, address_error=refusal)
-    offer_address(signed_in, typed, now)
+    try:
+        offer_new_address(signed_in, request.form.get("mot_de_passe_actuel_courriel", ""), typed, now)
+    except WrongCurrentPassword:
+        return _page(signed_in, now, 422, typed_address=typed, address_password_error=WRONG_CURRENT)
+    except TooManyRequests as exc:
+        return _page(signed_in, now, 429, typed_address=typed, address_password_error=too_many(exc))
     return redirect(url_for(".account"))
 
 

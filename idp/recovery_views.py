@@ -16,10 +16,15 @@ from federation.admission import expensive_when_posted
 from federation.web import log_refusal
 from idp.domain.errors import AddressInvalid, InvalidPassword, LinkInvalid, MailUnavailable, TooManyRequests
 from idp.domain.password_policy import SPECIALS_TEXT, PasswordCheck
-from idp.domain.self_service import PASSWORD_LINK_VALIDITY, PURPOSE_ADDRESS, PURPOSE_PASSWORD
-from idp.self_service import self_services
+from idp.domain.self_service import (
+    PASSWORD_LINK_VALIDITY,
+    PURPOSE_ADDRESS,
+    PURPOSE_ADDRESS_UNDO,
+    PURPOSE_PASSWORD,
+)
+from idp.self_service import ADDRESS_INVALID, self_services
 from idp.services import services
-from idp.session_state import IdpSession
+from idp.session_state import IdpSession, signed_in_account
 
 bp = Blueprint("self_service", __name__, template_folder="templates")
 
@@ -52,7 +57,8 @@ def forgotten() -> ResponseReturnValue:
     try:
         self_services().service.request_recovery(typed, client_address(), svc.clock())
     except AddressInvalid:
-        return render_template("recovery_request.html", typed=typed, error=NOTHING_TYPED), 422
+        error = ADDRESS_INVALID if typed.strip() else NOTHING_TYPED
+        return render_template("recovery_request.html", typed=typed, error=error), 422
     except TooManyRequests as exc:
         headers = {"Retry-After": str(exc.retry_after_seconds)}
         return render_template("recovery_request.html", typed=typed, error=too_many(exc)), 429, headers
@@ -95,6 +101,8 @@ def new_password() -> ResponseReturnValue:
     svc, own = services(), self_services()
     token = request.form.get("jeton", "")
     now = svc.clock()
+    # Read before the new password: only a session that held the previous one is kept.
+    signed_in = signed_in_account(IdpSession.load(session), svc.accounts)
     try:
         account = own.service.reset_password(
             token,
@@ -108,7 +116,7 @@ def new_password() -> ResponseReturnValue:
     except InvalidPassword as exc:
         _, account = own.service.link_for(token, PURPOSE_PASSWORD, now)
         return _new_password_page(account.identifier, token, exc.check)
-    own.end_what_the_old_password_opened(account, session, IdpSession.load(session).account_id)
+    own.end_what_the_old_password_opened(account, session, signed_in.id if signed_in else None)
     return redirect(url_for(".password_reset_done"))
 
 
@@ -146,3 +154,31 @@ def confirm_address() -> ResponseReturnValue:
         )
         return page, 503
     return render_template("address_confirmed.html", address=address)
+
+
+@bp.get("/courriel/ce-n-est-pas-moi")
+def undo_address_form() -> ResponseReturnValue:
+    """« Ce n'est pas moi », from the message to the replaced address: only shows its form."""
+    token = request.args.get("jeton", "")
+    try:
+        link, account = self_services().service.link_for(token, PURPOSE_ADDRESS_UNDO, services().clock())
+    except LinkInvalid:
+        return _link_invalid(PURPOSE_ADDRESS_UNDO)
+    return render_template(
+        "address_undo.html", account=account, address=link.address, token=token, error=None
+    )
+
+
+@bp.post("/courriel/ce-n-est-pas-moi")
+def undo_address() -> ResponseReturnValue:
+    """The replaced address is put back and every session of the account ends (this browser's
+    too, when it is signed in to it)."""
+    own = self_services()
+    try:
+        account, address = own.service.restore_address(
+            request.form.get("jeton", ""), client_address(), services().clock()
+        )
+    except LinkInvalid:
+        return _link_invalid(PURPOSE_ADDRESS_UNDO)
+    own.end_every_session(account.id, session)
+    return render_template("address_restored.html", address=address)

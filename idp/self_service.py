@@ -30,6 +30,7 @@ from idp.oidc.grant_store import GrantStore
 from idp.self_service_mail import TemplateMailer
 from idp.services import EXTENSION as IDP_EXTENSION
 from idp.services import IdpServices
+from idp.session_state import IdpSession, credential_marker
 from idp.storage.sql_self_service import SqlSelfServiceRepository
 
 EXTENSION = "idp-self-service"
@@ -48,14 +49,34 @@ class SelfServices:
         self, account: Account, session: SessionMixin, signed_in_as: str | None
     ) -> None:
         """After a new password (by a recovery link or in « Mon compte »): every session of the
-        account but this browser's ends (this one is kept when it is the account's own), with its
-        participants; every OpenID Connect code and access token of the account issued so far is
-        refused, this browser's clients' included (they get new ones through the authorization
-        endpoint); the account's login brake reopens."""
+        account but this browser's ends (this one is kept, with the new password's marker, when
+        it was validly signed in to the account), with its participants; every OpenID Connect
+        code and access token of the account issued so far is refused, this browser's clients'
+        included (they get new ones through the authorization endpoint); the account's login
+        brake reopens."""
         current = session_id(session) if signed_in_as == account.id else None
+        if current is not None:
+            self._renew_credentials(account.id, session)
         self.sessions.end_others(account.id, session, current)
         self.grants.revoke_account(account.id)
         self.brake.reset_account(normalise_identifier(account.identifier)[:MAX_IDENTIFIER_LENGTH])
+
+    def _renew_credentials(self, account_id: str, session: SessionMixin) -> None:
+        """The browser that chose the new password holds it: it stays signed in."""
+        account = self.service.accounts.by_id(account_id)
+        if account is not None:
+            state = IdpSession.load(session)
+            state.credentials = credential_marker(account)
+            state.save(session)
+
+    def end_every_session(self, account_id: str, session: SessionMixin) -> int:
+        """Every session of the account, this browser's included, and its OpenID Connect codes
+        and access tokens."""
+        ended = self.sessions.end_others(account_id, session, None)
+        self.grants.revoke_account(account_id)
+        if IdpSession.load(session).account_id == account_id:
+            session.clear()
+        return ended
 
 
 def install(
@@ -121,6 +142,22 @@ def offer_address(account: Account, typed: str, now: dt.datetime) -> bool:
             account, typed, request.remote_addr or "inconnue", now
         )
     except (MailUnavailable, TooManyRequests) as exc:
+        log_refusal(exc.code, exc)
+        flash(CONFIRMATION_NOT_SENT.format(address=typed), "erreur")
+        return False
+    flash(CONFIRMATION_SENT.format(address=address), "info")
+    return True
+
+
+def offer_new_address(account: Account, current_password: str, typed: str, now: dt.datetime) -> bool:
+    """« Mon compte »: the confirmation link of a new address, once the current password is
+    right (:class:`WrongCurrentPassword`, :class:`TooManyRequests` otherwise); a relay that is
+    down is flashed to the next page."""
+    try:
+        address = self_services().service.change_address(
+            account, current_password, typed, request.remote_addr or "inconnue", now
+        )
+    except MailUnavailable as exc:
         log_refusal(exc.code, exc)
         flash(CONFIRMATION_NOT_SENT.format(address=typed), "erreur")
         return False

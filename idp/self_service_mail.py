@@ -14,13 +14,19 @@ from urllib.parse import urlencode
 
 from flask import render_template
 
-from federation.mail import MailNotSent, MailTransport, OutgoingMail
+from federation.mail import MailNotSent, MailRefused, MailTransport, OutgoingMail
 from idp.domain.accounts import Account
-from idp.domain.errors import MailUnavailable
-from idp.domain.self_service import ADDRESS_LINK_VALIDITY, PASSWORD_LINK_VALIDITY, RecoveryLink
+from idp.domain.errors import AddressRefused, MailUnavailable
+from idp.domain.self_service import (
+    ADDRESS_LINK_VALIDITY,
+    ADDRESS_UNDO_VALIDITY,
+    PASSWORD_LINK_VALIDITY,
+    RecoveryLink,
+)
 
 NEW_PASSWORD_PATH = "/mot-de-passe/nouveau"  # noqa: S105 - a path
 CONFIRM_ADDRESS_PATH = "/courriel/confirmer"
+UNDO_ADDRESS_PATH = "/courriel/ce-n-est-pas-moi"
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class TemplateMailer:
         )
         try:
             self.transport.send(mail)
+        except MailRefused as exc:
+            raise AddressRefused(str(exc)) from exc
         except MailNotSent as exc:
             raise MailUnavailable(str(exc)) from exc
 
@@ -59,6 +67,14 @@ class TemplateMailer:
         self._send(address, "Votre demande ÉduConnect : aucun compte avec cette adresse", "no_account")
 
     def probe(self) -> None:
+        """For a value without an account: the recovery message is rendered as for a match (and
+        dropped), then the relay is reached as far as a send goes without a recipient."""
+        placeholder = Account("0" * 32, "x.xxxxxx1", "", "Xxxxx", "Xxxxxx")
+        link = RecoveryLink(placeholder, "x" * 43)
+        shown = [_ShownLink(placeholder, self.link(NEW_PASSWORD_PATH, link.token))]
+        minutes = int(PASSWORD_LINK_VALIDITY.total_seconds() // 60)
+        for kind in ("txt", "html"):
+            render_template(f"mail/recovery.{kind}", links=shown, minutes=minutes, subject="")
         try:
             self.transport.probe()
         except MailNotSent as exc:
@@ -70,6 +86,14 @@ class TemplateMailer:
         subject = "Confirmez votre adresse électronique ÉduConnect"
         self._send(address, subject, "confirm_address", account=account, url=url, hours=hours)
 
-    def address_changed(self, old_address: str, account: Account, new_address: str) -> None:
+    def address_changed(self, old_address: str, account: Account, new_address: str, undo_token: str) -> None:
         subject = "L'adresse électronique de votre compte ÉduConnect change"
-        self._send(old_address, subject, "address_changed", account=account, new_address=new_address)
+        self._send(
+            old_address,
+            subject,
+            "address_changed",
+            account=account,
+            new_address=new_address,
+            undo_url=self.link(UNDO_ADDRESS_PATH, undo_token),
+            days=ADDRESS_UNDO_VALIDITY.days,
+        )

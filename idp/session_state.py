@@ -36,6 +36,7 @@ _VERIFIED_AT = "at"
 _SESSION_INDEX = "session_index"
 _PARTICIPANTS = "participants"
 _BROWSER_ID = "browser_id"
+_CREDENTIALS = "credentials"
 PROTOCOLS = ("saml", "oidc")
 
 
@@ -76,6 +77,9 @@ class IdpSession:
     # The page the transition led to (« Votre compte est créé. » or « Vous avez déjà un compte »):
     # where its pages, opened again (Back, reload, a second « Confirmer »), lead.
     transition_page: str | None = None
+    # The account's password-change marker when it signed in (:func:`credential_marker`): a
+    # session whose marker is no longer the account's is signed out (:func:`holds_credentials`).
+    credentials: str | None = None
 
     @classmethod
     def load(cls, session: Mapping[str, Any]) -> IdpSession:
@@ -98,6 +102,7 @@ class IdpSession:
             participants=_participants(session.get(_PARTICIPANTS)),
             browser_id=_text(session.get(_BROWSER_ID)),
             transition_page=_local_path(session.get(_TRANSITION_PAGE)),
+            credentials=_text(session.get(_CREDENTIALS)),
         )
 
     def save(self, session: MutableMapping[str, Any]) -> None:
@@ -173,6 +178,7 @@ class IdpSession:
             _PARTICIPANTS: [dataclasses.asdict(p) for p in self.participants] or None,
             _BROWSER_ID: self.browser_id,
             _TRANSITION_PAGE: self.transition_page,
+            _CREDENTIALS: self.credentials,
         }
 
     def join(self, participant: Participant) -> None:
@@ -190,11 +196,36 @@ class IdpSession:
 
 
 def signed_in_account(state: IdpSession, accounts: AccountRepository) -> Account | None:
-    """The session's parent, while their account exists and is active."""
+    """The session's parent, while their account exists, is active and has the password the
+    session signed in with."""
     if state.account_id is None or state.auth_time is None:
         return None
     account = accounts.by_id(state.account_id)
-    return account if account is not None and account.is_active else None
+    if account is None or not account.is_active or not holds_credentials(state, account):
+        return None
+    return account
+
+
+# --- a new password signs every other session out --------------------------------------------
+# Every session of an account, however old, recorded or not, carries the marker of the password
+# it signed in with; a new password changes the account's marker, so the others no longer hold
+# it. (idp.account_sessions still ends the sessions it recorded at once, with their logouts.)
+
+
+def credential_marker(account: Account) -> str:
+    """The account's password-change marker: when its password last changed (UTC, microseconds)."""
+    changed = account.password_changed_at
+    if changed is None:
+        return "-"
+    if changed.tzinfo is None:  # SQLite gives back naive UTC datetimes
+        changed = changed.replace(tzinfo=dt.UTC)
+    return changed.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def holds_credentials(state: IdpSession, account: Account) -> bool:
+    """Whether the session signed in with the account's current password (a session without a
+    marker, opened before markers existed, does not)."""
+    return state.credentials is not None and state.credentials == credential_marker(account)
 
 
 def is_local_path(path: str) -> bool:

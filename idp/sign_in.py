@@ -11,7 +11,7 @@ from federation.sessions import rotate_session
 from idp.domain.accounts import Account
 from idp.domain.child_attachment import ChildAttachment
 from idp.self_service import record_sign_in
-from idp.session_state import IdpSession
+from idp.session_state import IdpSession, credential_marker
 
 
 def sign_in(
@@ -22,6 +22,7 @@ def sign_in(
     fixation), keeping only this browser's pending requests. Returns the new session, saved."""
     children.sync_links(account, now)
     signed_in = state.signed_in(account.id, now)
+    signed_in.credentials = credential_marker(account)  # a new password signs it out
     session.clear()
     rotate_session(session)
     signed_in.save(session)

@@ -23,7 +23,7 @@ from idp.domain.parent_release import subject_for
 from idp.domain.release import released_attributes
 from idp.saml_idp import AuthenticationRequest
 from idp.services import IdpServices, services
-from idp.session_state import IdpSession, Participant, signed_in_account
+from idp.session_state import IdpSession, Participant, holds_credentials, signed_in_account
 from idp.sign_in import sign_in
 
 bp = Blueprint("idp", __name__, template_folder="templates")
@@ -105,8 +105,15 @@ def answer_or_continue(
     in again or go through a step; the request then waits in the session."""
     release = svc.release.for_audience(state.account_id, authn.sp_entity_id) if state.account_id else None
     auth_time = state.auth_time
-    if release is None or not release.account.is_active or auth_time is None:
-        session.clear()  # the account was deleted or suspended since this session signed in
+    if (
+        release is None
+        or not release.account.is_active
+        or auth_time is None
+        or not holds_credentials(state, release.account)
+    ):
+        # The account was deleted or suspended, or its password changed, since this session
+        # signed in.
+        session.clear()
         IdpSession(pending_saml=authn, browser_id=state.browser_id).save(session)
         return redirect(url_for(".login"))
     step = svc.continuation.pending_step(release.account, state, svc.clock())

@@ -49,6 +49,18 @@ class Received:
 @dataclass
 class _Handler:
     received: list[Received] = field(default_factory=list)
+    refusals: dict[str, str] = field(default_factory=dict)  # recipient → the reply to its RCPT
+    recipients: list[str] = field(default_factory=list)  # every RCPT TO, delivered or not
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        self.recipients.append(address)
+        refusal = self.refusals.get(address.lower())
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = BytesParser(policy=policy.default).parsebytes(envelope.original_content)
@@ -148,6 +160,10 @@ class SmtpServer:
 
     def to(self, address: str) -> list[Received]:
         return [r for r in self.received if address in r.envelope_to]
+
+    def refuse(self, address: str, reply: str = "550 5.1.1 Mailbox unavailable") -> None:
+        """Answer ``reply`` to every RCPT TO of ``address`` (a dead mailbox; 4xx: for now)."""
+        self.handler.refusals[address.lower()] = reply
 
     def stop(self) -> None:
         self.controller.stop()

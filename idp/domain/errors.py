@@ -88,6 +88,12 @@ class MailUnavailable(SelfServiceError):
     code = "courriel_indisponible"
 
 
+class AddressRefused(MailUnavailable):
+    """The relay refused this recipient for good: its mailbox is gone (SMTP 5xx)."""
+
+    code = "courriel_refuse"
+
+
 class TooManyRequests(SelfServiceError):
     code = "trop_de_demandes"
 

@@ -1,7 +1,8 @@
 """The self-service's SelfServiceRepository on SQLAlchemy (tables: idp/storage/self_service_models.py).
 
 A link is consumed by one conditional UPDATE (unused, unexpired, this purpose) in the transaction
-of the change it allows: two submissions of the same link never both succeed.
+of the change it allows: two submissions of the same link never both succeed. The same
+transaction spends the account's other links the change makes stale (:func:`_spend_others`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from federation.database import ConnectionScope, ReadSessions, no_connection_scope
 from idp.domain.accounts import Account
 from idp.domain.errors import LinkInvalid
-from idp.domain.self_service import PURPOSE_ADDRESS, PURPOSE_PASSWORD, AuditRecord, IssuedLink
+from idp.domain.self_service import (
+    PURPOSE_ADDRESS,
+    PURPOSE_ADDRESS_UNDO,
+    PURPOSE_PASSWORD,
+    AuditRecord,
+    IssuedLink,
+)
 from idp.storage.models import AccountRow
 from idp.storage.registry_models import ChildLinkRow, RegistryAuditRow, StudentRow
 from idp.storage.self_service_models import AccountEmailRow, SelfServiceTokenRow
@@ -28,7 +35,7 @@ def _audit_row(record: AuditRecord) -> RegistryAuditRow:
         at=record.at,
         action=record.action,
         actor=record.actor[:200],
-        account_id=record.account_id,
+        account_id=record.account_id or None,  # a request that matched no account
         student_id=record.student_id,
         client_address=record.client_address[:64],
         detail=record.detail,
@@ -53,6 +60,28 @@ def _consume(db: Session, digest: str, purpose: str, now: dt.datetime) -> SelfSe
     if row is None:
         raise LinkInvalid(purpose)
     return row
+
+
+def _spend_others(db: Session, account_id: str, purposes: Sequence[str], now: dt.datetime) -> None:
+    """Every other unused link of the account for these purposes is used from now on."""
+    db.execute(
+        update(SelfServiceTokenRow)
+        .where(
+            SelfServiceTokenRow.account_id == account_id,
+            SelfServiceTokenRow.purpose.in_(list(purposes)),
+            SelfServiceTokenRow.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _set_confirmed(db: Session, account_id: str, address: str, now: dt.datetime) -> None:
+    existing = db.get(AccountEmailRow, account_id)
+    if existing is None:
+        db.add(AccountEmailRow(account_id=account_id, address=address, confirmed_at=now))
+    else:
+        existing.address, existing.confirmed_at = address, now
 
 
 class SqlSelfServiceRepository:
@@ -95,6 +124,27 @@ class SqlSelfServiceRepository:
                 )
             )
 
+    def record_recovery(
+        self,
+        links: Sequence[tuple[str, str]],
+        now: dt.datetime,
+        expires: dt.datetime,
+        audits: Sequence[AuditRecord],
+    ) -> None:
+        with self._sessions.begin() as db:
+            for digest, account_id in links:
+                db.add(
+                    SelfServiceTokenRow(
+                        token_hash=digest,
+                        account_id=account_id,
+                        purpose=PURPOSE_PASSWORD,
+                        address=None,
+                        created_at=now,
+                        expires_at=expires,
+                    )
+                )
+            db.add_all([_audit_row(record) for record in audits])
+
     def withdraw_links(self, digests: Sequence[str]) -> None:
         with self._sessions.begin() as db:
             db.execute(delete(SelfServiceTokenRow).where(SelfServiceTokenRow.token_hash.in_(list(digests))))
@@ -133,6 +183,11 @@ class SqlSelfServiceRepository:
                 row = _consume(db, digest, PURPOSE_PASSWORD, now)
                 if row.account_id != account_id:
                     raise LinkInvalid("link of another account")
+            # A link mailed before the new password (to an address read by someone else, or to
+            # confirm an address someone else typed) no longer counts. « Ce n'est pas moi » links
+            # stay: they go to the address that was replaced, so that its owner keeps a way back
+            # even when whoever changed the address also changes the password.
+            _spend_others(db, account_id, (PURPOSE_PASSWORD, PURPOSE_ADDRESS), now)
             db.execute(
                 update(AccountRow)
                 .where(AccountRow.id == account_id)
@@ -143,12 +198,18 @@ class SqlSelfServiceRepository:
     def confirm_address(self, digest: str, now: dt.datetime, audit: AuditRecord) -> IssuedLink:
         with self._sessions.begin() as db:
             row = _consume(db, digest, PURPOSE_ADDRESS, now)
-            address = row.address or ""
-            existing = db.get(AccountEmailRow, row.account_id)
-            if existing is None:
-                db.add(AccountEmailRow(account_id=row.account_id, address=address, confirmed_at=now))
-            else:
-                existing.address, existing.confirmed_at = address, now
+            _set_confirmed(db, row.account_id, row.address or "", now)
+            _spend_others(db, row.account_id, (PURPOSE_ADDRESS,), now)  # an older address's link
+            db.add(_audit_row(audit))
+            return IssuedLink(row.account_id, row.purpose, row.address, row.expires_at)
+
+    def restore_address(self, digest: str, now: dt.datetime, audit: AuditRecord) -> IssuedLink:
+        with self._sessions.begin() as db:
+            row = _consume(db, digest, PURPOSE_ADDRESS_UNDO, now)
+            _set_confirmed(db, row.account_id, row.address or "", now)
+            # Whoever changed the address may hold a newer « Ce n'est pas moi » link, a link to
+            # confirm yet another address or a password link sent there: none of them counts now.
+            _spend_others(db, row.account_id, (PURPOSE_PASSWORD, PURPOSE_ADDRESS, PURPOSE_ADDRESS_UNDO), now)
             db.add(_audit_row(audit))
             return IssuedLink(row.account_id, row.purpose, row.address, row.expires_at)
 

@@ -86,6 +86,7 @@ def test_my_account_change_of_address(journey):
     parent.goto("idp", "/mon-compte")
     assert f"Adresse confirmée : {old}" in page.inner_text("main")
     page.get_by_label("Nouvelle adresse électronique").fill(new)
+    page.get_by_label("Votre mot de passe").fill(password)  # an open session is not enough
     parent.submit("Recevoir le lien de confirmation")
     parent.path_is("idp", "/mon-compte")
     assert f"Un message vient d'être envoyé à {new}" in page.get_by_role("status").first.inner_text()

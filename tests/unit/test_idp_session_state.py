@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 
 import pytest
 from werkzeug.datastructures import CallbackDict
@@ -12,7 +13,7 @@ from federation.pending_requests import PendingRequests
 from idp.domain.accounts import Account
 from idp.domain.transition import UpstreamIdentity
 from idp.saml_idp import AuthenticationRequest
-from idp.session_state import IdpSession, signed_in_account
+from idp.session_state import IdpSession, credential_marker, signed_in_account
 
 NOW = dt.datetime(2026, 9, 1, 8, 30, 15, 123456, tzinfo=dt.UTC)
 AUTHN = AuthenticationRequest(
@@ -136,9 +137,12 @@ def test_the_signed_in_account_is_an_active_one_of_a_signed_in_session():
     active = Account("a1", "m.durand1", "x", "Marie", "Durand")
     suspended = Account("a2", "j.dupont1", "x", "Jérôme", "Dupont", status="suspendu")
     accounts = Accounts(active, suspended)
-    assert signed_in_account(IdpSession(account_id="a1", auth_time=NOW), accounts) == active
-    assert signed_in_account(IdpSession(account_id="a2", auth_time=NOW), accounts) is None
-    assert signed_in_account(IdpSession(account_id="a3", auth_time=NOW), accounts) is None
+    marker = credential_marker(active)
+    assert (
+        signed_in_account(IdpSession(account_id="a1", auth_time=NOW, credentials=marker), accounts) == active
+    )
+    assert signed_in_account(IdpSession(account_id="a2", auth_time=NOW, credentials=marker), accounts) is None
+    assert signed_in_account(IdpSession(account_id="a3", auth_time=NOW, credentials=marker), accounts) is None
     assert signed_in_account(IdpSession(account_id="a1"), accounts) is None
     assert signed_in_account(IdpSession(), accounts) is None
 
@@ -150,3 +154,17 @@ def test_the_browser_id_is_drawn_once_and_survives_the_sign_in():
     assert IdpSession.load(stored(state)).browser_id == browser_id
     assert state.signed_in("a1", NOW).browser_id == browser_id  # one-time values stay bound to it
     assert IdpSession().ensure_browser_id() != browser_id
+
+
+def test_a_session_that_signed_in_with_another_password_is_signed_out():
+    before = Account("a1", "m.durand1", "x", "Marie", "Durand", password_changed_at=NOW)
+    after = replace(before, password_changed_at=NOW + dt.timedelta(microseconds=1))
+    state = IdpSession(account_id="a1", auth_time=NOW, credentials=credential_marker(before))
+    assert signed_in_account(state, Accounts(before)) == before
+    assert signed_in_account(state, Accounts(after)) is None
+    assert signed_in_account(replace(state, credentials=None), Accounts(before)) is None  # an older session
+    naive = replace(before, password_changed_at=NOW.replace(tzinfo=None))  # as SQLite reads it back
+    assert credential_marker(naive) == credential_marker(before)
+    stored: dict[str, object] = {}
+    state.save(stored)
+    assert IdpSession.load(stored).credentials == credential_marker(before)

@@ -3,12 +3,21 @@ TLS; a relay that is down; the demo's mailbox; the ``[mail]`` settings."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 
 import pytest
 
 from federation.errors import ConfigurationError
-from federation.mail import MailboxTransport, MailNotSent, OutgoingMail, SmtpTransport, read_mailbox
+from federation.mail import (
+    MailboxTransport,
+    MailNotSent,
+    MailRefused,
+    OutgoingMail,
+    SmtpTransport,
+    build_message,
+    read_mailbox,
+)
 from federation.settings import build_settings
 from tests.mail_server import SmtpServer, free_port
 
@@ -115,3 +124,42 @@ def test_mail_settings_production_default_is_the_local_relay(tmp_path):
 def test_mail_settings_refuse_what_is_insecure_or_incomplete(tmp_path, mail):
     with pytest.raises(ConfigurationError):
         settings_with_mail(tmp_path, "production", mail)
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "x0 <victim@a.org>, v2@b.org",
+        "victim@a.org, v2@b.org",
+        "Nom <victim@a.org>",
+        "victim@a.org\r\nBcc: v2@b.org",
+    ],
+)
+def test_a_message_goes_to_one_bare_address_only(to):
+    mail = OutgoingMail(to=to, subject="Objet", text="texte", html="<p>texte</p>")
+    with pytest.raises(ValueError, match="not one bare address"):
+        build_message(mail, "ÉduConnect <ne-pas-repondre@educonnect.test>", dt.datetime.now(dt.UTC))
+
+
+@pytest.mark.parametrize(
+    ("reply", "is_for_good"), [("550 5.1.1 Mailbox unavailable", True), ("450 4.2.1 Later", False)]
+)
+def test_a_recipient_refused_for_good_is_told_apart_from_one_refused_for_now(tmp_path, reply, is_for_good):
+    server = SmtpServer.start(tmp_path)
+    server.refuse(MAIL.to, reply)
+    try:
+        with pytest.raises(MailNotSent) as raised:
+            SmtpTransport(server.settings).send(MAIL)
+    finally:
+        server.stop()
+    assert isinstance(raised.value, MailRefused) is is_for_good
+    assert server.received == []
+
+
+def test_a_probe_goes_as_far_as_the_recipient_and_delivers_nothing(tmp_path):
+    server = SmtpServer.start(tmp_path)
+    try:
+        SmtpTransport(server.settings).probe()
+    finally:
+        server.stop()
+    assert server.handler.recipients == ["ne-pas-repondre@educonnect.test"] and server.received == []

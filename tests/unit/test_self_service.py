@@ -9,11 +9,12 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from idp.domain.accounts import Account
-from idp.domain.errors import LinkInvalid, MailUnavailable, TooManyRequests
+from idp.domain.errors import AddressInvalid, LinkInvalid, MailUnavailable
 from idp.domain.passwords import hash_password
 from idp.domain.self_service import (
     PER_TYPED_VALUE,
     PURPOSE_ADDRESS,
+    PURPOSE_ADDRESS_UNDO,
     PURPOSE_PASSWORD,
     TOKEN_BYTES,
     AuditRecord,
@@ -53,6 +54,11 @@ class FakeRepository:
     def add_link(self, digest, account_id, purpose, address, now, expires) -> None:
         self.links[digest] = Row(account_id, purpose, address, expires)
 
+    def record_recovery(self, links, now, expires, audits) -> None:
+        for digest, account_id in links:
+            self.links[digest] = Row(account_id, PURPOSE_PASSWORD, None, expires)
+        self.audits.extend(audits)
+
     def withdraw_links(self, digests: Sequence[str]) -> None:
         for digest in digests:
             self.links.pop(digest, None)
@@ -82,6 +88,15 @@ class FakeRepository:
     def confirm_address(self, digest, now, audit) -> IssuedLink:
         row = self._consume(digest, PURPOSE_ADDRESS, now)
         self.addresses[row.account_id] = row.address or ""
+        self.audits.append(audit)
+        return IssuedLink(row.account_id, row.purpose, row.address, row.expires)
+
+    def restore_address(self, digest, now, audit) -> IssuedLink:
+        row = self._consume(digest, PURPOSE_ADDRESS_UNDO, now)
+        self.addresses[row.account_id] = row.address or ""
+        for other in self.links.values():
+            if other.account_id == row.account_id:
+                other.used = True
         self.audits.append(audit)
         return IssuedLink(row.account_id, row.purpose, row.address, row.expires)
 
@@ -118,8 +133,9 @@ class FakeMailer:
         self._deliver("confirm", address)
         self.tokens.append(token)
 
-    def address_changed(self, old_address: str, account: Account, new_address: str) -> None:
+    def address_changed(self, old_address: str, account: Account, new_address: str, undo_token: str) -> None:
         self._deliver("changed", old_address)
+        self.tokens.append(undo_token)
 
 
 @dataclass
@@ -188,13 +204,21 @@ def test_a_relay_down_withdraws_the_links_and_gives_the_budget_back():
     assert all(count == 0 for count in counter.counts.values())
 
 
-def test_the_budget_per_typed_value_is_spent_before_any_lookup():
+def test_the_budget_per_receiving_address_sends_nothing_over_it_with_the_same_answer():
     svc, _, mailer, _ = service(addresses={CLAIRE.id: "claire@example.fr"})
-    for _ in range(PER_TYPED_VALUE):
-        svc.request_recovery("claire@example.fr", "10.0.0.1", NOW)
-    with pytest.raises(TooManyRequests):
-        svc.request_recovery("CLAIRE@example.fr", "10.0.0.2", NOW)
+    for typed in ["claire@example.fr"] * (PER_TYPED_VALUE - 1) + ["c.martin1"]:
+        svc.request_recovery(typed, "10.0.0.1", NOW)
+    svc.request_recovery("CLAIRE@example.fr", "10.0.0.2", NOW)  # no TooManyRequests: nothing sent
+    svc.request_recovery("C.Martin1", "10.0.0.3", NOW)
     assert len(mailer.sent) == PER_TYPED_VALUE
+
+
+@pytest.mark.parametrize("typed", ["x0 <claire@example.fr>, v2@b.org", "claire@example.fr\r\nBcc: v2@b.org"])
+def test_a_value_with_an_at_sign_must_be_one_valid_address(typed):
+    svc, _, mailer, counter = service(addresses={CLAIRE.id: "claire@example.fr"})
+    with pytest.raises(AddressInvalid):
+        svc.request_recovery(typed, "10.0.0.1", NOW)
+    assert mailer.sent == [] and all(count == 0 for count in counter.counts.values())
 
 
 def recovery_token() -> tuple[SelfService, FakeRepository, str]:
@@ -250,3 +274,69 @@ def test_confirming_an_address_tells_the_old_one_first_and_a_relay_down_changes_
     assert mailer.sent[-1] == ("changed", "ancienne@example.fr")
     assert [a.action for a in repo.audits] == ["courriel_propose", "courriel_confirme"]
     assert all(a.client_address == "10.0.0.1" for a in repo.audits)
+
+
+def test_a_relay_down_withdraws_the_undo_link_and_a_sent_one_restores_the_old_address():
+    svc, repo, mailer, _ = service(addresses={CLAIRE.id: "ancienne@example.fr"})
+    svc.propose_address(CLAIRE, "nouvelle@example.fr", "10.0.0.1", NOW)
+    token = mailer.tokens[-1]
+    mailer.is_down = True
+    with pytest.raises(MailUnavailable):
+        svc.confirm_address(token, "10.0.0.1", NOW)
+    assert [row.purpose for row in repo.links.values()] == [PURPOSE_ADDRESS]  # no undo link left
+    mailer.is_down = False
+    svc.confirm_address(token, "10.0.0.1", NOW)
+    undo = mailer.tokens[-1]
+    with pytest.raises(LinkInvalid):
+        svc.restore_address(undo, "10.0.0.2", NOW + dt.timedelta(days=7, seconds=1))
+    account, restored = svc.restore_address(undo, "10.0.0.2", NOW + dt.timedelta(days=6))
+    assert (account.id, restored, repo.addresses[CLAIRE.id]) == (CLAIRE.id, "ancienne@example.fr", restored)
+    assert repo.audits[-1].action == "courriel_retabli" and "nouvelle@example.fr" in repo.audits[-1].detail
+    with pytest.raises(LinkInvalid):
+        svc.restore_address(undo, "10.0.0.2", NOW)
+
+
+def test_the_address_change_needs_the_current_password():
+    from idp.domain.errors import WrongCurrentPassword
+
+    svc, repo, mailer, _ = service()
+    with pytest.raises(WrongCurrentPassword):
+        svc.change_address(CLAIRE, "Pas-le-bon-1", "nouvelle@example.fr", "10.0.0.1", NOW)
+    assert mailer.sent == [] and repo.links == {}
+    svc.change_address(CLAIRE, "Ecole-2026!", "nouvelle@example.fr", "10.0.0.1", NOW)
+    assert mailer.sent == [("confirm", "nouvelle@example.fr")]
+
+
+@dataclass
+class CountingRepository(FakeRepository):
+    """Counts write transactions and reads: what a known and an unknown value must share."""
+
+    writes: int = 0
+    reads: int = 0
+
+    def confirmed_address(self, account_id: str) -> str | None:
+        self.reads += 1
+        return super().confirmed_address(account_id)
+
+    def accounts_with_confirmed_address(self, address: str) -> list[Account]:
+        self.reads += 1
+        return super().accounts_with_confirmed_address(address)
+
+    def add_link(self, *args) -> None:
+        self.writes += 1
+        super().add_link(*args)
+
+    def audit(self, record: AuditRecord) -> None:
+        self.writes += 1
+        super().audit(record)
+
+    def record_recovery(self, *args) -> None:
+        self.writes += 1
+        super().record_recovery(*args)
+
+
+@pytest.mark.parametrize("typed", ["c.martin1", "x.inconnu1", "claire@example.fr", "personne@example.fr"])
+def test_a_known_and_an_unknown_value_do_the_same_storage_work(typed):
+    repo = CountingRepository(addresses={CLAIRE.id: "claire@example.fr"})
+    SelfService(FakeAccounts(), repo, FakeMailer(), FakeCounter()).request_recovery(typed, "10.0.0.1", NOW)
+    assert (repo.writes, repo.reads) == (1, 1)  # one transaction, one query, match or not
