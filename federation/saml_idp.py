@@ -37,6 +37,7 @@ from saml2.sigver import SignatureError, get_pem_wrapped_unwrapped, make_temp, p
 from saml2.time_util import str_to_time
 
 from federation.errors import ClockSkew, ConfigurationError, ProtocolError, UnknownPartner
+from federation.response_template import ResponseFields, ResponseTemplate, attribute_names
 from federation.saml import MAX_REDIRECT_MESSAGE_CHARS, service_block
 from federation.settings import Settings
 from federation.xml_security import (
@@ -48,6 +49,7 @@ from federation.xml_security import (
     XmlSecurityError,
     check_enveloped_signature,
     parse_xml,
+    serialize_document,
 )
 
 AUTHN_CONTEXT_CLASS = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
@@ -224,6 +226,11 @@ class IdentityProviderCore:
                 "clé de chiffrement"
             )
         # The SPs' encryption certificates (PEM), read from their metadata once.
+        # The Response skeleton and the attribute maps' Names, prepared once per worker.
+        self.template = ResponseTemplate(
+            self.entity_id, AUTHN_CONTEXT_CLASS, attribute_names(server.config.attribute_converters)
+        )
+        self._lifetimes: dict[str, dt.timedelta] = {}
         self.encryption_certs = {
             sp: get_pem_wrapped_unwrapped(server.metadata.certs(sp, "spsso", "encryption")[0][1])[0]
             for sp in self.encrypting_for
@@ -308,16 +315,78 @@ class IdentityProviderCore:
         attributes: Mapping[str, list[str]],
         authn_instant: dt.datetime,
     ) -> PostForm:
-        """A signed Response with a signed Assertion carrying a persistent, qualified NameID."""
+        """A signed Response with a signed Assertion carrying a persistent, qualified NameID.
+
+        With the in-process backend (the one deployed) the Response is built from the worker's
+        :class:`ResponseTemplate` and sealed (Assertion signed, encrypted for an SP publishing an
+        encryption key, Response signed) in one pass over one tree; with xmlsec1, pysaml2 builds
+        and seals it (:meth:`build_response_with_pysaml2`)."""
+        backend = self.server.sec.crypto
+        if not isinstance(backend, InProcessXmlSecBackend):
+            return self.build_response_with_pysaml2(request, subject, attributes, authn_instant)
+        released = self._released(request.sp_entity_id, attributes)
+        try:
+            built = self.template.build(
+                ResponseFields(
+                    in_response_to=request.request_id,
+                    destination=request.acs_url,
+                    audience=request.sp_entity_id,
+                    subject=subject,
+                    authn_instant=authn_instant,
+                    issued_at=dt.datetime.now(dt.UTC),
+                    lifetime=self._lifetime(request.sp_entity_id),
+                    attributes=released,
+                )
+            )
+            backend.seal_tree(
+                built.root,
+                self.server.sec.key_file,
+                self.server.sec.my_cert,
+                self.server.signing_algorithm,
+                self.server.digest_algorithm,
+                recipient=self.encryption_certs.get(request.sp_entity_id),
+            )
+        except (ValueError, SignatureError, XmlSecurityError) as exc:  # ValueError: not XML characters
+            raise ProtocolError(f"response not built: {exc}") from exc
+        return _post_form(request, serialize_document(built.root), built.session_index)
+
+    def _released(
+        self, sp_entity_id: str, attributes: Mapping[str, list[str]]
+    ) -> list[tuple[str, list[str]]]:
+        """pysaml2's policy for this SP (its metadata's RequestedAttribute, the configured
+        restrictions), as ``create_authn_response`` applies it."""
+        policy = self.server.config.getattr("policy", "idp")
+        ava = {name: list(values) for name, values in attributes.items()}
+        if policy is not None:
+            try:
+                ava = policy.restrict(ava, sp_entity_id)
+            except Exception as exc:  # pysaml2's MissingValue and friends: a requirement unmet
+                raise ProtocolError(f"response not built: {type(exc).__name__}: {exc}") from exc
+        return [(name, [str(value) for value in values]) for name, values in ava.items()]
+
+    def _lifetime(self, sp_entity_id: str) -> dt.timedelta:
+        lifetime = self._lifetimes.get(sp_entity_id)
+        if lifetime is None:
+            policy = self.server.config.getattr("policy", "idp")
+            lifetime = dt.timedelta(**(policy.get_lifetime(sp_entity_id) if policy else {"hours": 1}))
+            self._lifetimes[sp_entity_id] = lifetime
+        return lifetime
+
+    def build_response_with_pysaml2(
+        self,
+        request: AuthenticationRequest,
+        subject: str,
+        attributes: Mapping[str, list[str]],
+        authn_instant: dt.datetime,
+    ) -> PostForm:
+        """The Response through pysaml2's object model: the xmlsec1 backend's path, and the
+        reference :meth:`build_response` is compared with (tests/unit/test_response_template.py)."""
         name_id = NameID(
             format=NAMEID_FORMAT_PERSISTENT,
             name_qualifier=self.entity_id,
             sp_name_qualifier=request.sp_entity_id,
             text=subject,
         )
-        # With the in-process backend pysaml2 builds the Response and its Assertion (subject,
-        # conditions, attributes) unsigned, and the backend signs the Assertion, encrypts it and
-        # signs the Response in one pass over one tree; with xmlsec1, pysaml2's own pipeline.
         backend = self.server.sec.crypto
         sealer = backend if isinstance(backend, InProcessXmlSecBackend) else None
         try:
@@ -345,10 +414,7 @@ class IdentityProviderCore:
                 )
         except (UnknownPrincipal, UnsupportedBinding, SignatureError) as exc:
             raise ProtocolError(f"response not built: {exc}") from exc
-        fields = {"SAMLResponse": base64.b64encode(xml.encode()).decode()}
-        if request.relay_state:
-            fields["RelayState"] = request.relay_state
-        return PostForm(action=request.acs_url, fields=fields, session_index=session_index)
+        return _post_form(request, xml, session_index)
 
     def _check_issue_instant(self, issue_instant: str, now: dt.datetime) -> dt.datetime:
         """The end of the request's validity window, once ``now`` is checked to be inside it."""
@@ -362,6 +428,13 @@ class IdentityProviderCore:
                 offset,
             )
         return issued + MAX_REQUEST_AGE + self.skew
+
+
+def _post_form(request: AuthenticationRequest, xml: str, session_index: str) -> PostForm:
+    fields = {"SAMLResponse": base64.b64encode(xml.encode()).decode()}
+    if request.relay_state:
+        fields["RelayState"] = request.relay_state
+    return PostForm(action=request.acs_url, fields=fields, session_index=session_index)
 
 
 def _parsed_request(xml: bytes) -> Any:
