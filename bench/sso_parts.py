@@ -37,6 +37,7 @@ PARTS = (
     "Flask, Werkzeug and the rest of the view",
 )
 SSO_COUNT = 300
+SSO_PARTS_COUNT = SSO_COUNT  # in bench (s), times --scale
 WARM_UP = 30
 
 
@@ -186,40 +187,61 @@ def _measure(
 
 
 def split_lines(split: Split, label: str = "ÉduConnect") -> list[str]:
-    """The report's lines: one per part, ms per SSO and share."""
-    parts = ", ".join(
-        f"{name} {ms:.2f} ms ({100 * ms / split.total_ms:.0f} %)" for name, ms in split.per_sso_ms.items()
-    )
-    return [
-        f"per-part split of one SSO, {label} (in process, thread CPU, {split.count} SSOs; gunicorn "
-        f"not included): total {split.total_ms:.2f} ms: {parts}; per SSO "
-        f"{split.redis_commands:.1f} Redis commands, {split.sql_statements:.1f} SQL statements"
+    """The report's lines: the whole, then one per part (ms per SSO and share of the whole)."""
+    lines = [
+        f"per-part split of one SSO, {label}: {split.total_ms:.2f} ms of thread CPU per SSO in process "
+        f"({split.count} SSOs after {WARM_UP} of warm-up; gunicorn and the kernel's socket work not "
+        f"included), {split.redis_commands:.1f} Redis commands and {split.sql_statements:.1f} SQL "
+        "statements per SSO:"
     ]
+    lines += [
+        f"SSO part, {label} — {name}: {ms:.2f} ms ({100 * ms / split.total_ms:.0f} %)"
+        for name, ms in split.per_sso_ms.items()
+    ]
+    return lines
+
+
+COMPARISONS = {
+    "response": "the Response built by pysaml2's object model (build_response_with_pysaml2)",
+    "answer-read": "the one-time store reading the answer again before storing it (no Presentation)",
+}
 
 
 def compare(env: dict[str, str], identifier: str, password: str, what: str, count: int) -> list[Split]:
-    """The same SSOs, interleaved A B A B…: A as the branch is, B with the old ``what``."""
-    if what != "response":
-        raise ValueError(f"unknown comparison {what!r}")
+    """The same SSOs, interleaved A B A B…: A as the branch is, B with the old code path ``what``."""
+    if what == "response":
+        return _measure(env, identifier, password, count, [_template_response, _pysaml2_response])
+    if what == "answer-read":
+        return _measure(env, identifier, password, count, *_answer_read_variants())
+    raise ValueError(f"unknown comparison {what!r}")
 
-    def template(app: Any) -> None:
-        vars(app.extensions["idp"].saml).pop("build_response", None)
 
-    def pysaml2(app: Any) -> None:
-        from idp.saml_idp import SamlIdentityProvider
+def _template_response(app: Any) -> None:
+    vars(app.extensions["idp"].saml).pop("build_response", None)
 
-        svc = app.extensions["idp"]
-        saml = svc.saml
 
-        def reference(request: Any, subject: str, attributes: Any, authn_instant: Any) -> Any:
-            released = saml.providers[request.sp_entity_id].attributes
-            kept = {name: values for name, values in attributes.items() if name in released}
-            return saml.build_response_with_pysaml2(request, subject, kept, authn_instant)
+def _pysaml2_response(app: Any) -> None:
+    saml = app.extensions["idp"].saml
 
-        assert isinstance(saml, SamlIdentityProvider)
-        saml.build_response = reference  # type: ignore[method-assign]
+    def reference(request: Any, subject: str, attributes: Any, authn_instant: Any) -> Any:
+        released = saml.providers[request.sp_entity_id].attributes
+        kept = {name: values for name, values in attributes.items() if name in released}
+        return saml.build_response_with_pysaml2(request, subject, kept, authn_instant)
 
-    return _measure(env, identifier, password, count, [template, pysaml2])
+    saml.build_response = reference
+
+
+def _answer_read_variants() -> tuple[list[Callable[[Any], None]]]:
+    from federation.authn_requests_once import AuthnRequestsOnce
+
+    old = {"on": False}
+    original = AuthnRequestsOnce.answer
+
+    def answer(self: Any, request: Any, browser_id: str, now: Any, build: Any, presented: Any = None) -> Any:
+        return original(self, request, browser_id, now, build, None if old["on"] else presented)
+
+    AuthnRequestsOnce.answer = answer  # type: ignore[method-assign]
+    return ([lambda app: old.update(on=False), lambda app: old.update(on=True)],)
 
 
 def main() -> None:
@@ -229,7 +251,7 @@ def main() -> None:
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--count", type=int, default=SSO_COUNT)
-    parser.add_argument("--compare", choices=["response"], help="A/B against the old code path")
+    parser.add_argument("--compare", choices=sorted(COMPARISONS), help="A/B against an old code path")
     args = parser.parse_args()
     with deployment(args.postgres_url, args.redis_url, accounts=1) as dep:
         env = dep.env("inprocess")
