@@ -225,12 +225,13 @@ class IdentityProviderCore:
                 "métadonnées ; choisissez crypto_backend inprocess, ou des métadonnées de ce SP sans "
                 "clé de chiffrement"
             )
-        # The SPs' encryption certificates (PEM), read from their metadata once.
-        # The Response skeleton and the attribute maps' Names, prepared once per worker.
+        # The Response skeleton and the attribute maps' Names, prepared once per worker (the
+        # signing key is loaded once too, by the backend's key cache).
         self.template = ResponseTemplate(
             self.entity_id, AUTHN_CONTEXT_CLASS, attribute_names(server.config.attribute_converters)
         )
         self._lifetimes: dict[str, dt.timedelta] = {}
+        # The SPs' encryption certificates (PEM), read from their metadata once.
         self.encryption_certs = {
             sp: get_pem_wrapped_unwrapped(server.metadata.certs(sp, "spsso", "encryption")[0][1])[0]
             for sp in self.encrypting_for
