@@ -26,6 +26,7 @@ import datetime as dt
 import zlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
@@ -33,15 +34,23 @@ from saml2.attribute_converter import ac_factory
 from saml2.s_utils import UnknownPrincipal, UnsupportedBinding
 from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_UNSPECIFIED, NameID
 from saml2.server import Server
-from saml2.sigver import SignatureError, get_pem_wrapped_unwrapped, make_temp, pre_encryption_part
+from saml2.sigver import (
+    SignatureError,
+    get_pem_wrapped_unwrapped,
+    make_temp,
+    pre_encryption_part,
+    verify_redirect_signature,
+)
 from saml2.time_util import str_to_time
 
 from federation.errors import ClockSkew, ConfigurationError, ProtocolError, UnknownPartner
+from federation.protocol_schema import protocol_schema, schema_errors
 from federation.response_template import ResponseFields, ResponseTemplate, attribute_names
 from federation.saml import MAX_REDIRECT_MESSAGE_CHARS, service_block
 from federation.settings import Settings
 from federation.xml_security import (
     AES256_GCM,
+    DS_NS,
     RSA_OAEP_MGF1P,
     SAML_NS,
     SAMLP_NS,
@@ -84,6 +93,53 @@ class AuthenticationRequest:
     @classmethod
     def from_session(cls, data: Mapping[str, Any]) -> AuthenticationRequest:
         return cls(**{**data, "requested_idps": tuple(data.get("requested_idps", ()))})
+
+
+@dataclass(frozen=True)
+class _RequestFields:
+    """What the checks after the signature read of an AuthnRequest (SAML core §3.4.1)."""
+
+    request_id: str
+    issue_instant: str
+    protocol_binding: str | None
+    has_name_id_policy: bool
+    name_id_format: str | None
+    force_authn: str | None
+    requested_idps: tuple[str, ...]  # <samlp:Scoping><samlp:IDPList> (SAML core §3.4.1.2)
+    acs_url: str | None
+    acs_index: str | None
+
+    @classmethod
+    def from_lxml(cls, root: Any) -> _RequestFields:
+        """From a schema-valid ``samlp:AuthnRequest`` (ID and IssueInstant are required)."""
+        policy = root.find(f"{{{SAMLP_NS}}}NameIDPolicy")
+        entries = root.iterfind(f"{{{SAMLP_NS}}}Scoping/{{{SAMLP_NS}}}IDPList/{{{SAMLP_NS}}}IDPEntry")
+        return cls(
+            request_id=root.get("ID"),
+            issue_instant=root.get("IssueInstant"),
+            protocol_binding=root.get("ProtocolBinding"),
+            has_name_id_policy=policy is not None,
+            name_id_format=policy.get("Format") if policy is not None else None,
+            force_authn=root.get("ForceAuthn"),
+            requested_idps=tuple(e.get("ProviderID") for e in entries if e.get("ProviderID")),
+            acs_url=root.get("AssertionConsumerServiceURL"),
+            acs_index=root.get("AssertionConsumerServiceIndex"),
+        )
+
+    @classmethod
+    def from_pysaml2(cls, message: Any) -> _RequestFields:
+        policy = message.name_id_policy
+        return cls(
+            request_id=message.id,
+            issue_instant=message.issue_instant,
+            protocol_binding=message.protocol_binding,
+            has_name_id_policy=policy is not None,
+            name_id_format=policy.format if policy is not None else None,
+            force_authn=message.force_authn,
+            requested_idps=_requested_idps(message),
+            acs_url=message.assertion_consumer_service_url,
+            acs_index=message.assertion_consumer_service_index,
+        )
 
 
 @dataclass(frozen=True)
@@ -231,6 +287,11 @@ class IdentityProviderCore:
             self.entity_id, AUTHN_CONTEXT_CLASS, attribute_names(server.config.attribute_converters)
         )
         self._lifetimes: dict[str, dt.timedelta] = {}
+        # Where an AuthnRequest may be Destined (SAML core §3.2.1).
+        self.sso_urls = frozenset(
+            server.config.endpoint("single_sign_on_service", BINDING_HTTP_REDIRECT, "idp")
+        )
+        protocol_schema()  # loaded now: a missing schema file stops the start
         # The SPs' encryption certificates (PEM), read from their metadata once.
         self.encryption_certs = {
             sp: get_pem_wrapped_unwrapped(server.metadata.certs(sp, "spsso", "encryption")[0][1])[0]
@@ -241,23 +302,53 @@ class IdentityProviderCore:
         saml_request = args.get("SAMLRequest", "")
         if not saml_request or len(saml_request) > MAX_REDIRECT_MESSAGE_CHARS:
             raise ProtocolError("SAMLRequest absent or too large")
-        issuer = _issuer_of(_parsed_request(inflate_redirect_message(saml_request)))
+        xml = inflate_redirect_message(saml_request)
+        root = _parsed_request(xml)
+        issuer = _issuer_of(root)
         if issuer not in self.known_sps:
             raise UnknownPartner(f"issuer {issuer!r} not registered")
         sigalg = args.get("SigAlg")
         if sigalg not in ACCEPTED_SIGALGS or not args.get("Signature"):
             raise ProtocolError(f"AuthnRequest unsigned or SigAlg {sigalg} refused")
+        relay_state = args.get("RelayState")
+        self._check_redirect_signature(issuer, saml_request, sigalg, args["Signature"], relay_state)
+        # Signed by the issuer: now read, with lxml, what pysaml2's object model would check.
+        error = schema_errors(root)
+        if error is not None:
+            raise ProtocolError(f"AuthnRequest refused: not valid for the SAML schema: {error}")
+        if root.get("Version") != "2.0":
+            raise ProtocolError(f"AuthnRequest refused: Version {root.get('Version')!r}, 2.0 expected")
+        destination = root.get("Destination")
+        if destination is not None and destination not in self.sso_urls:
+            raise ProtocolError(f"AuthnRequest refused: Destination {destination!r} is not our SSO URL")
+        if root.find(f"{{{DS_NS}}}Signature") is not None:
+            # SAML bindings §3.4.4.1 says to remove it before DEFLATE, but pysaml2 SPs send it
+            # along: checked as pysaml2 always did (the issuer's metadata keys), not ignored.
+            try:
+                self.server.sec.correctly_signed_authn_request(xml.decode(), must=True, origdoc=saml_request)
+            except Exception as exc:  # pysaml2 raises many unrelated types for a bad signature
+                raise ProtocolError(
+                    f"AuthnRequest XML signature refused: {type(exc).__name__}: {exc}"
+                ) from exc
+        return self._checked_request(_RequestFields.from_lxml(root), issuer, relay_state, now)
+
+    def _check_redirect_signature(
+        self, issuer: str, saml_request: str, sigalg: str, signature: str, relay_state: str | None
+    ) -> None:
+        """The query-string signature (SAML bindings §3.4.4.1) by a signing key of the issuer's
+        metadata, as pysaml2's ``Request._do_redirect_sig_check`` checks it."""
+        signed = {"SAMLRequest": saml_request, "Signature": signature, "SigAlg": sigalg}
+        if relay_state is not None:
+            signed["RelayState"] = relay_state
+        certs = self.server.metadata.certs(issuer, "any", "signing")
         try:
-            parsed = self.server.parse_authn_request(
-                saml_request,
-                BINDING_HTTP_REDIRECT,
-                relay_state=args.get("RelayState"),
-                sigalg=sigalg,
-                signature=args.get("Signature"),
+            verified = any(
+                verify_redirect_signature(signed, self.server.sec.sec_backend, cert) for _, cert in certs
             )
-        except Exception as exc:  # pysaml2 raises many unrelated types for a bad request
-            raise ProtocolError(f"AuthnRequest refused: {type(exc).__name__}: {exc}") from exc
-        return self._checked_request(parsed, issuer, args.get("RelayState"), now)
+        except Exception as exc:  # pysaml2 raises many unrelated types for a bad signature
+            raise ProtocolError(f"AuthnRequest signature refused: {type(exc).__name__}: {exc}") from exc
+        if not verified:
+            raise ProtocolError("AuthnRequest signature refused: no signing key of the issuer's metadata")
 
     def parse_post_request(self, form: Mapping[str, str], now: dt.datetime) -> AuthenticationRequest:
         """An AuthnRequest by HTTP-POST: the same rules as by HTTP-Redirect, the signature being
@@ -278,34 +369,41 @@ class IdentityProviderCore:
             parsed = self.server.parse_authn_request("".join(saml_request.split()), BINDING_HTTP_POST)
         except Exception as exc:  # pysaml2 raises many unrelated types for a bad request
             raise ProtocolError(f"AuthnRequest refused: {type(exc).__name__}: {exc}") from exc
-        return self._checked_request(parsed, issuer, form.get("RelayState"), now)
-
-    def _checked_request(
-        self, parsed: Any, issuer: str, relay_state: str | None, now: dt.datetime
-    ) -> AuthenticationRequest:
-        """The rules after the signature, the same for both bindings."""
         if parsed is None or parsed.message is None:
             raise ProtocolError("AuthnRequest refused")
-        message = parsed.message
+        return self._checked_request(
+            _RequestFields.from_pysaml2(parsed.message), issuer, form.get("RelayState"), now
+        )
+
+    def _checked_request(
+        self, message: _RequestFields, issuer: str, relay_state: str | None, now: dt.datetime
+    ) -> AuthenticationRequest:
+        """The rules after the signature, the same for both bindings."""
         valid_until = self._check_issue_instant(message.issue_instant, now)
         if message.protocol_binding not in (None, BINDING_HTTP_POST):
             raise ProtocolError(f"ProtocolBinding {message.protocol_binding} not offered")
-        policy = message.name_id_policy
-        if policy is not None and policy.format not in ACCEPTED_NAMEID_FORMATS:
-            raise ProtocolError(f"NameIDPolicy {policy.format} not offered (persistent only)")
+        if message.has_name_id_policy and message.name_id_format not in ACCEPTED_NAMEID_FORMATS:
+            raise ProtocolError(f"NameIDPolicy {message.name_id_format} not offered (persistent only)")
+        # pysaml2's selection (SAML core §3.4.1: the URL or the index, else the default), from
+        # the issuer's metadata only.
+        wanted = SimpleNamespace(
+            assertion_consumer_service_url=message.acs_url,
+            assertion_consumer_service_index=message.acs_index,
+            protocol_binding=message.protocol_binding,
+        )
         try:
             _, acs_url = self.server.pick_binding(
-                "assertion_consumer_service", [BINDING_HTTP_POST], request=message
+                "assertion_consumer_service", [BINDING_HTTP_POST], request=wanted, entity_id=issuer
             )
         except Exception as exc:
             raise ProtocolError(f"ACS not in metadata of {issuer}: {exc}") from exc
         return AuthenticationRequest(
-            request_id=message.id,
+            request_id=message.request_id,
             sp_entity_id=issuer,
             acs_url=acs_url,
             relay_state=relay_state,
             force_authn=message.force_authn in ("true", "1"),
-            requested_idps=_requested_idps(message),
+            requested_idps=message.requested_idps,
             valid_until=int(valid_until.timestamp()),
         )
 
