@@ -43,6 +43,7 @@ from bench.load import Operation, Step
 from bench.loopback_http import Connection, Reply, hidden_field, local_target, request_once
 from bench.measurement import Measurement, Outcome, Target, ratio
 from bench.simplesamlphp import PeerStack, PeerUser, running_simplesamlphp
+from bench.sso_parts import SSO_PARTS_COUNT, measure_split, split_lines
 
 ROUNDS = 3
 SSO_OPS_PER_RUN = 2000  # at --scale 1; each run also stops at the plan's time limit
@@ -93,7 +94,9 @@ def sso_versus_simplesamlphp(bench: Bench) -> Outcome:
         before = ssp.cpu_seconds_by_program()
         rounds = _interleaved_rounds(bench, systems, lanes)
         split = {k: v - before.get(k, 0.0) for k, v in ssp.cpu_seconds_by_program().items()}
-    return _outcome(rounds, notes, split)
+    # Where our SSO's CPU goes, part by part (issue 17 item 4), after the rounds.
+    parts = measure_split(dep.env("inprocess"), dep.identifiers[0], PASSWORD, plan.count(SSO_PARTS_COUNT))
+    return _outcome(rounds, notes + split_lines(parts, ENCRYPTED), split)
 
 
 def _systems(bench: Bench, ssp: PeerStack, user: PeerUser, lanes: int) -> list[System]:

@@ -22,12 +22,25 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from federation.errors import RequestAlreadyUsed
 from federation.saml_idp import MAX_REQUEST_AGE, AuthenticationRequest, PostForm
 from federation.stores import ANSWER_PREFIX, KeyValueStore, claim_for
 
 _PRESENTED_SCOPE = "saml-authn"
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """What :meth:`AuthnRequestsOnce.present` found: the request unanswered, bound to this browser.
+
+    Handed to :meth:`AuthnRequestsOnce.answer` within the same HTTP request, it spares the store
+    a second read of the answer (one Redis GET per SSO): a Response issued meanwhile by a racing
+    request is still found by the ``SET NX`` that stores this one."""
+
+    key: str
+    browser_id: str
 
 
 class AuthnRequestsOnce:
@@ -37,7 +50,7 @@ class AuthnRequestsOnce:
         self._store = store
         self._idp = idp_entity_id
 
-    def present(self, request: AuthenticationRequest, browser_id: str, now: dt.datetime) -> None:
+    def present(self, request: AuthenticationRequest, browser_id: str, now: dt.datetime) -> Presentation:
         """Let the first browser session of this request (again) go on; raise
         :class:`RequestAlreadyUsed` for any other, and once the request was answered."""
         key = self._key(request)
@@ -47,6 +60,7 @@ class AuthnRequestsOnce:
             raise RequestAlreadyUsed(
                 f"AuthnRequest {request.request_id} of {request.sp_entity_id} presented by another browser"
             )
+        return Presentation(key, browser_id)
 
     def answer(
         self,
@@ -54,13 +68,21 @@ class AuthnRequestsOnce:
         browser_id: str,
         now: dt.datetime,
         build: Callable[[], PostForm],
+        presented: Presentation | None = None,
     ) -> PostForm:
         """The one Response to this request: built by ``build`` unless one was issued already.
+
+        ``presented``: what :meth:`present` returned for this request and browser earlier in the
+        same HTTP request (it read the answer then: not read again before building).
 
         The Response is kept beyond the validity window for a request answered late (a slow
         parent): one more full window covers any request of the same session racing on it."""
         key = ANSWER_PREFIX + self._key(request)
-        issued = self._store.get(key)
+        fresh = presented is not None and (presented.key, presented.browser_id) == (
+            key[len(ANSWER_PREFIX) :],
+            browser_id,
+        )
+        issued = None if fresh else self._store.get(key)
         if issued is None:
             form = build()
             record = {

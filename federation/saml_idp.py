@@ -26,6 +26,7 @@ import datetime as dt
 import zlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
@@ -33,15 +34,24 @@ from saml2.attribute_converter import ac_factory
 from saml2.s_utils import UnknownPrincipal, UnsupportedBinding
 from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_UNSPECIFIED, NameID
 from saml2.server import Server
-from saml2.sigver import SignatureError, get_pem_wrapped_unwrapped, make_temp, pre_encryption_part
+from saml2.sigver import (
+    SignatureError,
+    get_pem_wrapped_unwrapped,
+    make_temp,
+    pre_encryption_part,
+    verify_redirect_signature,
+)
 from saml2.time_util import str_to_time
 
 from federation import algorithm_support
 from federation.errors import ClockSkew, ConfigurationError, ProtocolError, UnknownPartner
+from federation.protocol_schema import protocol_schema, schema_errors
+from federation.response_template import ResponseFields, ResponseTemplate, attribute_names
 from federation.saml import MAX_REDIRECT_MESSAGE_CHARS, service_block
 from federation.settings import Settings
 from federation.xml_security import (
     AES256_GCM,
+    DS_NS,
     RSA_OAEP_MGF1P,
     SAML_NS,
     SAMLP_NS,
@@ -49,6 +59,7 @@ from federation.xml_security import (
     XmlSecurityError,
     check_enveloped_signature,
     parse_xml,
+    serialize_document,
 )
 
 AUTHN_CONTEXT_CLASS = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
@@ -78,6 +89,56 @@ class AuthenticationRequest:
     @classmethod
     def from_session(cls, data: Mapping[str, Any]) -> AuthenticationRequest:
         return cls(**{**data, "requested_idps": tuple(data.get("requested_idps", ()))})
+
+
+@dataclass(frozen=True)
+class _RequestFields:
+    """What the checks after the signature read of an AuthnRequest (SAML core §3.4.1)."""
+
+    request_id: str
+    issue_instant: str
+    protocol_binding: str | None
+    has_name_id_policy: bool
+    name_id_format: str | None
+    force_authn: str | None
+    requested_idps: tuple[str, ...]  # <samlp:Scoping><samlp:IDPList> (SAML core §3.4.1.2)
+    acs_url: str | None
+    acs_index: str | None
+    destination: str | None  # required, and equal to our SSO URL of the binding
+
+    @classmethod
+    def from_lxml(cls, root: Any) -> _RequestFields:
+        """From a schema-valid ``samlp:AuthnRequest`` (ID and IssueInstant are required)."""
+        policy = root.find(f"{{{SAMLP_NS}}}NameIDPolicy")
+        entries = root.iterfind(f"{{{SAMLP_NS}}}Scoping/{{{SAMLP_NS}}}IDPList/{{{SAMLP_NS}}}IDPEntry")
+        return cls(
+            request_id=root.get("ID"),
+            issue_instant=root.get("IssueInstant"),
+            protocol_binding=root.get("ProtocolBinding"),
+            has_name_id_policy=policy is not None,
+            name_id_format=policy.get("Format") if policy is not None else None,
+            force_authn=root.get("ForceAuthn"),
+            requested_idps=tuple(e.get("ProviderID") for e in entries if e.get("ProviderID")),
+            acs_url=root.get("AssertionConsumerServiceURL"),
+            acs_index=root.get("AssertionConsumerServiceIndex"),
+            destination=root.get("Destination"),
+        )
+
+    @classmethod
+    def from_pysaml2(cls, message: Any) -> _RequestFields:
+        policy = message.name_id_policy
+        return cls(
+            request_id=message.id,
+            issue_instant=message.issue_instant,
+            protocol_binding=message.protocol_binding,
+            has_name_id_policy=policy is not None,
+            name_id_format=policy.format if policy is not None else None,
+            force_authn=message.force_authn,
+            requested_idps=_requested_idps(message),
+            acs_url=message.assertion_consumer_service_url,
+            acs_index=message.assertion_consumer_service_index,
+            destination=message.destination,
+        )
 
 
 @dataclass(frozen=True)
@@ -223,6 +284,13 @@ class IdentityProviderCore:
                 "métadonnées ; choisissez crypto_backend inprocess, ou des métadonnées de ce SP sans "
                 "clé de chiffrement"
             )
+        # The Response skeleton and the attribute maps' Names, prepared once per worker (the
+        # signing key is loaded once too, by the backend's key cache).
+        self.template = ResponseTemplate(
+            self.entity_id, AUTHN_CONTEXT_CLASS, attribute_names(server.config.attribute_converters)
+        )
+        self._lifetimes: dict[str, dt.timedelta] = {}
+        protocol_schema()  # loaded now: a missing schema file stops the start
         # The SPs' encryption certificates (PEM), read from their metadata once.
         self.encryption_certs = {
             sp: get_pem_wrapped_unwrapped(server.metadata.certs(sp, "spsso", "encryption")[0][1])[0]
@@ -233,23 +301,52 @@ class IdentityProviderCore:
         saml_request = args.get("SAMLRequest", "")
         if not saml_request or len(saml_request) > MAX_REDIRECT_MESSAGE_CHARS:
             raise ProtocolError("SAMLRequest absent or too large")
-        issuer = _issuer_of(_parsed_request(inflate_redirect_message(saml_request)))
+        xml = inflate_redirect_message(saml_request)
+        root = _parsed_request(xml)
+        issuer = _issuer_of(root)
         if issuer not in self.known_sps:
             raise UnknownPartner(f"issuer {issuer!r} not registered")
         sigalg = args.get("SigAlg")
         if sigalg not in ACCEPTED_SIGALGS or not args.get("Signature"):
             raise ProtocolError(f"AuthnRequest unsigned or SigAlg {sigalg} refused")
+        relay_state = args.get("RelayState")
+        self._check_redirect_signature(issuer, saml_request, sigalg, args["Signature"], relay_state)
+        # Signed by the issuer: now read, with lxml, what pysaml2's object model would check.
+        error = schema_errors(root)
+        if error is not None:
+            raise ProtocolError(f"AuthnRequest refused: not valid for the SAML schema: {error}")
+        if root.get("Version") != "2.0":
+            raise ProtocolError(f"AuthnRequest refused: Version {root.get('Version')!r}, 2.0 expected")
+        if root.find(f"{{{DS_NS}}}Signature") is not None:
+            # SAML bindings §3.4.4.1 says to remove it before DEFLATE, but pysaml2 SPs send it
+            # along: checked as pysaml2 always did (the issuer's metadata keys), not ignored.
+            try:
+                self.server.sec.correctly_signed_authn_request(xml.decode(), must=True, origdoc=saml_request)
+            except Exception as exc:  # pysaml2 raises many unrelated types for a bad signature
+                raise ProtocolError(
+                    f"AuthnRequest XML signature refused: {type(exc).__name__}: {exc}"
+                ) from exc
+        return self._checked_request(
+            _RequestFields.from_lxml(root), issuer, relay_state, now, BINDING_HTTP_REDIRECT
+        )
+
+    def _check_redirect_signature(
+        self, issuer: str, saml_request: str, sigalg: str, signature: str, relay_state: str | None
+    ) -> None:
+        """The query-string signature (SAML bindings §3.4.4.1) by a signing key of the issuer's
+        metadata, as pysaml2's ``Request._do_redirect_sig_check`` checks it."""
+        signed = {"SAMLRequest": saml_request, "Signature": signature, "SigAlg": sigalg}
+        if relay_state is not None:
+            signed["RelayState"] = relay_state
+        certs = self.server.metadata.certs(issuer, "any", "signing")
         try:
-            parsed = self.server.parse_authn_request(
-                saml_request,
-                BINDING_HTTP_REDIRECT,
-                relay_state=args.get("RelayState"),
-                sigalg=sigalg,
-                signature=args.get("Signature"),
+            verified = any(
+                verify_redirect_signature(signed, self.server.sec.sec_backend, cert) for _, cert in certs
             )
-        except Exception as exc:  # pysaml2 raises many unrelated types for a bad request
-            raise ProtocolError(f"AuthnRequest refused: {type(exc).__name__}: {exc}") from exc
-        return self._checked_request(parsed, issuer, args.get("RelayState"), now, BINDING_HTTP_REDIRECT)
+        except Exception as exc:  # pysaml2 raises many unrelated types for a bad signature
+            raise ProtocolError(f"AuthnRequest signature refused: {type(exc).__name__}: {exc}") from exc
+        if not verified:
+            raise ProtocolError("AuthnRequest signature refused: no signing key of the issuer's metadata")
 
     def parse_post_request(self, form: Mapping[str, str], now: dt.datetime) -> AuthenticationRequest:
         """An AuthnRequest by HTTP-POST: the same rules as by HTTP-Redirect, the signature being
@@ -270,38 +367,49 @@ class IdentityProviderCore:
             parsed = self.server.parse_authn_request("".join(saml_request.split()), BINDING_HTTP_POST)
         except Exception as exc:  # pysaml2 raises many unrelated types for a bad request
             raise ProtocolError(f"AuthnRequest refused: {type(exc).__name__}: {exc}") from exc
-        return self._checked_request(parsed, issuer, form.get("RelayState"), now, BINDING_HTTP_POST)
-
-    def _checked_request(
-        self, parsed: Any, issuer: str, relay_state: str | None, now: dt.datetime, binding: str
-    ) -> AuthenticationRequest:
-        """The rules after the signature, the same for both bindings."""
         if parsed is None or parsed.message is None:
             raise ProtocolError("AuthnRequest refused")
-        message = parsed.message
-        check_same_issuer(message, issuer, "AuthnRequest")
+        check_same_issuer(parsed.message, issuer, "AuthnRequest")
+        return self._checked_request(
+            _RequestFields.from_pysaml2(parsed.message),
+            issuer,
+            form.get("RelayState"),
+            now,
+            BINDING_HTTP_POST,
+        )
+
+    def _checked_request(
+        self, message: _RequestFields, issuer: str, relay_state: str | None, now: dt.datetime, binding: str
+    ) -> AuthenticationRequest:
+        """The rules after the signature, the same for both bindings."""
         expected = self.sso_urls.get(binding)
         if expected is None or message.destination != expected:
             raise ProtocolError(f"AuthnRequest Destination {message.destination!r} is not {expected}")
         valid_until = self._check_issue_instant(message.issue_instant, now)
         if message.protocol_binding not in (None, BINDING_HTTP_POST):
             raise ProtocolError(f"ProtocolBinding {message.protocol_binding} not offered")
-        policy = message.name_id_policy
-        if policy is not None and policy.format not in ACCEPTED_NAMEID_FORMATS:
-            raise ProtocolError(f"NameIDPolicy {policy.format} not offered (persistent only)")
+        if message.has_name_id_policy and message.name_id_format not in ACCEPTED_NAMEID_FORMATS:
+            raise ProtocolError(f"NameIDPolicy {message.name_id_format} not offered (persistent only)")
+        # pysaml2's selection (SAML core §3.4.1: the URL or the index, else the default), from
+        # the issuer's metadata only.
+        wanted = SimpleNamespace(
+            assertion_consumer_service_url=message.acs_url,
+            assertion_consumer_service_index=message.acs_index,
+            protocol_binding=message.protocol_binding,
+        )
         try:
             _, acs_url = self.server.pick_binding(
-                "assertion_consumer_service", [BINDING_HTTP_POST], request=message
+                "assertion_consumer_service", [BINDING_HTTP_POST], request=wanted, entity_id=issuer
             )
         except Exception as exc:
             raise ProtocolError(f"ACS not in metadata of {issuer}: {exc}") from exc
         return AuthenticationRequest(
-            request_id=message.id,
+            request_id=message.request_id,
             sp_entity_id=issuer,
             acs_url=acs_url,
             relay_state=relay_state,
             force_authn=message.force_authn in ("true", "1"),
-            requested_idps=_requested_idps(message),
+            requested_idps=message.requested_idps,
             valid_until=int(valid_until.timestamp()),
         )
 
@@ -312,16 +420,78 @@ class IdentityProviderCore:
         attributes: Mapping[str, list[str]],
         authn_instant: dt.datetime,
     ) -> PostForm:
-        """A signed Response with a signed Assertion carrying a persistent, qualified NameID."""
+        """A signed Response with a signed Assertion carrying a persistent, qualified NameID.
+
+        With the in-process backend (the one deployed) the Response is built from the worker's
+        :class:`ResponseTemplate` and sealed (Assertion signed, encrypted for an SP publishing an
+        encryption key, Response signed) in one pass over one tree; with xmlsec1, pysaml2 builds
+        and seals it (:meth:`build_response_with_pysaml2`)."""
+        backend = self.server.sec.crypto
+        if not isinstance(backend, InProcessXmlSecBackend):
+            return self.build_response_with_pysaml2(request, subject, attributes, authn_instant)
+        released = self._released(request.sp_entity_id, attributes)
+        try:
+            built = self.template.build(
+                ResponseFields(
+                    in_response_to=request.request_id,
+                    destination=request.acs_url,
+                    audience=request.sp_entity_id,
+                    subject=subject,
+                    authn_instant=authn_instant,
+                    issued_at=dt.datetime.now(dt.UTC),
+                    lifetime=self._lifetime(request.sp_entity_id),
+                    attributes=released,
+                )
+            )
+            backend.seal_tree(
+                built.root,
+                self.server.sec.key_file,
+                self.server.sec.my_cert,
+                self.server.signing_algorithm,
+                self.server.digest_algorithm,
+                recipient=self.encryption_certs.get(request.sp_entity_id),
+            )
+        except (ValueError, SignatureError, XmlSecurityError) as exc:  # ValueError: not XML characters
+            raise ProtocolError(f"response not built: {exc}") from exc
+        return _post_form(request, serialize_document(built.root), built.session_index)
+
+    def _released(
+        self, sp_entity_id: str, attributes: Mapping[str, list[str]]
+    ) -> list[tuple[str, list[str]]]:
+        """pysaml2's policy for this SP (its metadata's RequestedAttribute, the configured
+        restrictions), as ``create_authn_response`` applies it."""
+        policy = self.server.config.getattr("policy", "idp")
+        ava = {name: list(values) for name, values in attributes.items()}
+        if policy is not None:
+            try:
+                ava = policy.restrict(ava, sp_entity_id)
+            except Exception as exc:  # pysaml2's MissingValue and friends: a requirement unmet
+                raise ProtocolError(f"response not built: {type(exc).__name__}: {exc}") from exc
+        return [(name, [str(value) for value in values]) for name, values in ava.items()]
+
+    def _lifetime(self, sp_entity_id: str) -> dt.timedelta:
+        lifetime = self._lifetimes.get(sp_entity_id)
+        if lifetime is None:
+            policy = self.server.config.getattr("policy", "idp")
+            lifetime = dt.timedelta(**(policy.get_lifetime(sp_entity_id) if policy else {"hours": 1}))
+            self._lifetimes[sp_entity_id] = lifetime
+        return lifetime
+
+    def build_response_with_pysaml2(
+        self,
+        request: AuthenticationRequest,
+        subject: str,
+        attributes: Mapping[str, list[str]],
+        authn_instant: dt.datetime,
+    ) -> PostForm:
+        """The Response through pysaml2's object model: the xmlsec1 backend's path, and the
+        reference :meth:`build_response` is compared with (tests/unit/test_response_template.py)."""
         name_id = NameID(
             format=NAMEID_FORMAT_PERSISTENT,
             name_qualifier=self.entity_id,
             sp_name_qualifier=request.sp_entity_id,
             text=subject,
         )
-        # With the in-process backend pysaml2 builds the Response and its Assertion (subject,
-        # conditions, attributes) unsigned, and the backend signs the Assertion, encrypts it and
-        # signs the Response in one pass over one tree; with xmlsec1, pysaml2's own pipeline.
         backend = self.server.sec.crypto
         sealer = backend if isinstance(backend, InProcessXmlSecBackend) else None
         try:
@@ -349,10 +519,7 @@ class IdentityProviderCore:
                 )
         except (UnknownPrincipal, UnsupportedBinding, SignatureError) as exc:
             raise ProtocolError(f"response not built: {exc}") from exc
-        fields = {"SAMLResponse": base64.b64encode(xml.encode()).decode()}
-        if request.relay_state:
-            fields["RelayState"] = request.relay_state
-        return PostForm(action=request.acs_url, fields=fields, session_index=session_index)
+        return _post_form(request, xml, session_index)
 
     def _check_issue_instant(self, issue_instant: str, now: dt.datetime) -> dt.datetime:
         """The end of the request's validity window, once ``now`` is checked to be inside it."""
@@ -366,6 +533,13 @@ class IdentityProviderCore:
                 offset,
             )
         return issued + MAX_REQUEST_AGE + self.skew
+
+
+def _post_form(request: AuthenticationRequest, xml: str, session_index: str) -> PostForm:
+    fields = {"SAMLResponse": base64.b64encode(xml.encode()).decode()}
+    if request.relay_state:
+        fields["RelayState"] = request.relay_state
+    return PostForm(action=request.acs_url, fields=fields, session_index=session_index)
 
 
 def _parsed_request(xml: bytes) -> Any:

@@ -161,6 +161,11 @@ def _serialize(root: etree._Element) -> str:
     return '<?xml version="1.0"?>\n' + etree.tostring(root.getroottree(), encoding="unicode") + "\n"
 
 
+def serialize_document(root: etree._Element) -> str:
+    """A document as this backend returns it (XML declaration, then the tree)."""
+    return _serialize(root)
+
+
 def _find_signed_element(root: etree._Element, node_name: str, node_id: str | None) -> etree._Element:
     """The element named ``node_name`` (``namespace:local``) whose ``ID`` is ``node_id``.
 
@@ -553,7 +558,20 @@ class InProcessXmlSecBackend(CryptoBackend):
         RSA-OAEP for ``recipient`` (the SP's encryption certificate, PEM). ``response`` is an
         unsigned ``samlp:Response`` with exactly one ``saml:Assertion``.
         """
-        root = parse_xml(response)
+        return _serialize(
+            self.seal_tree(parse_xml(response), key_file, certificate, sign_alg, digest_alg, recipient)
+        )
+
+    def seal_tree(
+        self,
+        root: etree._Element,
+        key_file: str,
+        certificate: str,
+        sign_alg: str,
+        digest_alg: str,
+        recipient: str | None = None,
+    ) -> etree._Element:
+        """:meth:`seal_response` on a tree already built (``federation.response_template``), in place."""
         if root.tag != f"{{{SAMLP_NS}}}Response":
             raise UnsafeDocumentError("document element is not samlp:Response")
         assertion = _one(root, f"{{{SAML_NS}}}Assertion", UnsafeDocumentError)
@@ -571,7 +589,7 @@ class InProcessXmlSecBackend(CryptoBackend):
             wrapper.append(encrypted_data)
             root.replace(assertion, wrapper)
         self._sign_element(root, root, key, certificate, sign_alg, digest_alg)
-        return _serialize(root)
+        return root
 
     def _sign_element(
         self,

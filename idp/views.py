@@ -6,6 +6,7 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from flask.typing import ResponseReturnValue
 
 from federation.admission import expensive_when_posted
+from federation.authn_requests_once import Presentation
 from federation.errors import SessionExpired
 from federation.metrics import count_login
 from federation.sessions import session_id
@@ -48,10 +49,10 @@ def single_sign_on() -> ResponseReturnValue:
         authn = svc.saml.parse_redirect_request(request.args, now)
     state = IdpSession.load(session)
     restart_at_portal(svc.settings.portal_url)
-    svc.authn_requests.present(authn, state.ensure_browser_id(), now)
+    presented = svc.authn_requests.present(authn, state.ensure_browser_id(), now)
     if state.account_id and not authn.force_authn:
         # Already signed in: answered by this very request (one round trip for the browser).
-        return answer_or_continue(svc, state, authn)
+        return answer_or_continue(svc, state, authn, presented)
     state.pending_saml = authn
     state.save(session)
     if svc.aten.aten_entity_id in authn.requested_idps:
@@ -99,10 +100,11 @@ def answer() -> ResponseReturnValue:
 
 
 def answer_or_continue(
-    svc: IdpServices, state: IdpSession, authn: AuthenticationRequest
+    svc: IdpServices, state: IdpSession, authn: AuthenticationRequest, presented: Presentation | None = None
 ) -> ResponseReturnValue:
     """The signed Response (HTTP-POST binding, our own form), unless the parent must first sign
-    in again or go through a step; the request then waits in the session."""
+    in again or go through a step; the request then waits in the session. ``presented``: the
+    request was presented by this very HTTP request (``AuthnRequestsOnce.present``)."""
     release = svc.release.for_audience(state.account_id, authn.sp_entity_id) if state.account_id else None
     auth_time = state.auth_time
     if (
@@ -136,6 +138,7 @@ def answer_or_continue(
             ),
             authn_instant=auth_time,
         ),
+        presented,
     )
     # This SP is now a participant of the session (Single Logout, idp.single_logout).
     participant = Participant("saml", authn.sp_entity_id, subject, form.session_index)

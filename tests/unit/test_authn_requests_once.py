@@ -90,3 +90,47 @@ def test_a_request_answered_late_keeps_its_response_for_a_whole_window(once, clo
     clock.advance(MAX_REQUEST_AGE.total_seconds() - 1)
     with pytest.raises(RequestAlreadyUsed):
         once.answer(request(), "navigateur-b", at(clock), response)
+
+
+class CountingStore(EmbeddedStore):
+    gets: int = 0
+
+    def get(self, key: str) -> bytes | None:
+        self.gets += 1
+        return super().get(key)
+
+
+@pytest.fixture
+def counting(tmp_path, clock) -> tuple[AuthnRequestsOnce, CountingStore]:
+    store = CountingStore(tmp_path / "counting.sqlite3", clock=clock)
+    return AuthnRequestsOnce(store, "https://idp.test"), store
+
+
+def test_an_answer_right_after_its_presentation_reads_the_store_once(counting, clock):
+    once, store = counting
+    presented = once.present(request(), "navigateur-a", at(clock))
+    assert once.answer(request(), "navigateur-a", at(clock), response, presented) == response()
+    assert store.gets == 1  # the presentation's; the answer's SET NX needs no read before it
+
+
+def test_a_response_issued_between_presentation_and_answer_is_still_the_only_one(counting, clock):
+    """Two requests of one browser racing: the second to store its Response gets the first's."""
+    once, _ = counting
+    first = once.present(request(), "navigateur-a", at(clock))
+    second = once.present(request(), "navigateur-a", at(clock))
+    assert once.answer(request(), "navigateur-a", at(clock), response, first) == response()
+    later = once.answer(request(), "navigateur-a", at(clock), lambda: response("reponse-2"), second)
+    assert later == response()
+
+
+def test_a_presentation_counts_for_its_own_request_and_browser_only(counting, clock):
+    once, store = counting
+    presented = once.present(request(), "navigateur-a", at(clock))
+    once.answer(request(), "navigateur-a", at(clock), response, presented)
+    with pytest.raises(RequestAlreadyUsed):
+        once.answer(request(), "navigateur-b", at(clock), lambda: response("reponse-2"), presented)
+    other = once.present(request("id-2"), "navigateur-a", at(clock))
+    gets = store.gets
+    with pytest.raises(RequestAlreadyUsed):  # id-1 is answered: a token of id-2 skips no read
+        once.answer(request(), "navigateur-b", at(clock), lambda: response("reponse-3"), other)
+    assert store.gets > gets
