@@ -19,7 +19,7 @@ from saml2.client import Saml2Client
 from saml2.xmldsig import SIG_RSA_SHA256
 
 from federation.errors import ProtocolError
-from federation.saml_idp import _RequestFields
+from federation.saml_idp import _RequestFields, check_same_issuer
 from tests.browser import Browser, page_text
 from tests.flows.saml_steps import crafted_request_url
 
@@ -89,8 +89,9 @@ def by_pysaml2(idp, args: dict[str, str]):
         sigalg=args["SigAlg"],
         signature=args["Signature"],
     )
+    check_same_issuer(parsed.message, ENT, "AuthnRequest")
     return idp._checked_request(
-        _RequestFields.from_pysaml2(parsed.message), ENT, args.get("RelayState"), now()
+        _RequestFields.from_pysaml2(parsed.message), ENT, args.get("RelayState"), now(), BINDING_HTTP_REDIRECT
     )
 
 
