@@ -28,7 +28,7 @@ from sp_ent.saml_sp import ent_saml_client
 from tests.browser import Browser, page_text
 from tests.conftest import Deployment
 from tests.flows.saml_steps import add_parent, crafted_request_url, response_page, saml_response_xml
-from tests.metadata_schema import metadata_schema as oasis_metadata_schema
+from tests.saml_schemas import saml_schema as oasis_metadata_schema
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 ALG = "urn:oasis:names:tc:SAML:metadata:algsupport"

@@ -42,7 +42,7 @@ from tests.browser import Browser, page_text
 from tests.conftest import BASE_URLS, DEMO_LDIF, Deployment
 from tests.flows.saml_steps import PASSWORD, add_parent
 from tests.flows.transition_steps import ATEN_PARENTS
-from tests.metadata_schema import metadata_schema
+from tests.saml_schemas import saml_schema
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -287,7 +287,7 @@ def test_rollover_announce_switch_retire(federation: Federation, service: str, u
     announced = federation.publish()
     upcoming = key_pair(federation.certs_dir, service, use, "next")
     for name in documents:
-        metadata_schema().validate(str(announced[name]))  # two keys of one use: still valid metadata
+        saml_schema().validate(str(announced[name]))  # two keys of one use: still valid metadata
         assert published_certificates(announced[name], use) == {
             certificate_text(old_files["cert"]),
             certificate_text(upcoming.cert_file),
