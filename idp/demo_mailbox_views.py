@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from federation.errors import SessionExpired
 from federation.mail import read_mailbox
 from idp.self_service import self_services
-from idp.self_service_mail import CONFIRM_ADDRESS_PATH, NEW_PASSWORD_PATH
+from idp.self_service_mail import CONFIRM_ADDRESS_PATH, NEW_PASSWORD_PATH, UNDO_ADDRESS_PATH
 from idp.services import services
 
 bp = Blueprint("demo_mailbox", __name__, template_folder="templates")
@@ -21,6 +21,7 @@ _URL = re.compile(r"(https?://\S+)")
 LINK_LABELS = {
     NEW_PASSWORD_PATH: "Choisir un nouveau mot de passe",
     CONFIRM_ADDRESS_PATH: "Confirmer mon adresse électronique",
+    UNDO_ADDRESS_PATH: "Ce n'est pas moi",
 }
 
 

@@ -75,7 +75,7 @@ def test_forgotten_password_by_email(journey):
 @pytest.mark.journey("mon compte : changer d'adresse électronique")
 def test_my_account_change_of_address(journey):
     """Claire Martin gives a new address in « Mon compte »: it counts once its link is opened, and
-    the old address is told."""
+    the old address is told — with « Ce n'est pas moi », which puts it back."""
     parent, page = journey, journey.page
     identifier, password, old = CMARTIN
     new = "claire.martin@famille.example.fr"
@@ -110,6 +110,18 @@ def test_my_account_change_of_address(journey):
     told = inbox_message(parent, CHANGED_SUBJECT, old).inner_text()
     assert f"va être remplacée par {new}" in told and identifier in told
     parent.check("ancienne-adresse-prevenue")
+    # It was not her: « Ce n'est pas moi » in that message puts her address back and closes
+    # every connection to the account, this one included.
+    parent.press(inbox_message(parent, CHANGED_SUBJECT, old).get_by_role("link", name="Ce n'est pas moi"))
+    assert f"Adresse électronique remise sur le compte : {old}" in page.inner_text("main")
+    parent.submit("Remettre mon adresse")
+    main = page.inner_text("main")
+    assert "Votre adresse électronique est remise sur votre compte." in main
+    assert "choisissez-en un nouveau dès maintenant" in main
+    parent.check("adresse-remise")
+    parent.goto("idp", "/mon-compte")
+    assert "Mon compte" not in page.locator("h1").inner_text()  # signed out: the login page
+    assert page.get_by_label("Identifiant").count() == 1
 
 
 @pytest.mark.journey("mon compte")
