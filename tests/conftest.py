@@ -25,6 +25,7 @@ from educonnect_bridge.composition import own_metadata
 from federation.keys import generate_service_keys
 from federation.migrations import upgrade
 from federation.settings import CRYPTO_BACKENDS, SERVICES, ServiceName, Settings, build_settings
+from tests.mail_server import SmtpServer
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -170,3 +171,11 @@ def stack(deployment: Deployment, backend: Backend) -> Stack:
 
 def settings_with(settings: Settings, **changes: Any) -> Settings:
     return replace(settings, **changes)
+
+
+@pytest.fixture(scope="module")
+def smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) for the module's tests, and what it received."""
+    server = SmtpServer.start(tmp_path_factory.mktemp("smtp"))
+    yield server
+    server.stop()

@@ -72,7 +72,7 @@ _ADDRESS = re.compile(rf"[^@\s\x00-\x1f\"<>()\[\],;:\\]{{1,64}}@{_LABEL}(?:\.{_L
 # Audit actions (registry_audit.action, 32 characters at most).
 AUDIT_RECOVERY_SENT = "recuperation_envoyee"
 AUDIT_RECOVERY_NO_ACCOUNT = "recuperation_sans_compte"
-AUDIT_PASSWORD_RESET = "mot_de_passe_reinitialise"  # noqa: S105
+AUDIT_PASSWORD_RESET = "mot_de_passe_reinitialise"  # noqa: S105 - an audit action name
 AUDIT_PASSWORD_CHANGED = "mot_de_passe_modifie"  # noqa: S105
 AUDIT_ADDRESS_PROPOSED = "courriel_propose"
 AUDIT_ADDRESS_CONFIRMED = "courriel_confirme"

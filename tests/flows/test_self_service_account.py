@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -17,33 +16,18 @@ from tests.flows.children_steps import children_page, dates_of, parent_with_chil
 from tests.flows.saml_steps import PASSWORD, add_parent, readable_response_xml, sign_in
 from tests.flows.self_service_steps import (
     IDP,
-    MailStack,
     audit_actions,
     browser_for,
     confirmed_address,
     give_confirmed_address,
     links_in,
-    make_idp,
     new_address,
     new_client_address,
     the_one_mail_to,
 )
-from tests.mail_server import SmtpServer
 from tests.registry_helpers import Child, new_establishment, sessions_for
 
 NEW_PASSWORD = "Vacances-2027!"
-
-
-@pytest.fixture(scope="module")
-def smtp(tmp_path_factory):
-    server = SmtpServer.start(tmp_path_factory.mktemp("smtp"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def mail_stack(deployment, stack, smtp):
-    return MailStack(make_idp(deployment, stack, smtp.mail_settings()), stack.ent, stack.aten, smtp)
 
 
 def signed_in_browser(mail_stack, account):

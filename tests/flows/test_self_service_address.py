@@ -28,19 +28,7 @@ from tests.flows.transition_steps import (
     forget_transitions,
     linked_accounts,
 )
-from tests.mail_server import SmtpServer, free_port
-
-
-@pytest.fixture(scope="module")
-def smtp(tmp_path_factory):
-    server = SmtpServer.start(tmp_path_factory.mktemp("smtp"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def mail_stack(deployment, stack, smtp):
-    return MailStack(make_idp(deployment, stack, smtp.mail_settings()), stack.ent, stack.aten, smtp)
+from tests.mail_server import free_port
 
 
 def transition_form(mail_stack, uid: str):

@@ -26,22 +26,10 @@ from tests.flows.self_service_steps import (
     token_of,
     token_rows,
 )
-from tests.mail_server import SmtpServer, free_port
+from tests.mail_server import free_port
 
 NEW_PASSWORD = "Vacances-2027!"
 SENT = "Si un compte ÉduConnect correspond à ce que vous avez saisi"
-
-
-@pytest.fixture(scope="module")
-def smtp(tmp_path_factory):
-    server = SmtpServer.start(tmp_path_factory.mktemp("smtp"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def mail_stack(deployment, stack, smtp):
-    return MailStack(make_idp(deployment, stack, smtp.mail_settings()), stack.ent, stack.aten, smtp)
 
 
 @pytest.fixture

@@ -17,18 +17,10 @@ from tests.flows.self_service_steps import (
     new_client_address,
     the_one_mail_to,
 )
-from tests.mail_server import SmtpServer
 from tests.oidc.conftest import CONFIDENTIAL, POST_CLIENT, make_rp
 from tests.oidc.rp import ISSUER, json_body
 
 NEW_PASSWORD = "Vacances-2027!"
-
-
-@pytest.fixture(scope="module")
-def smtp(tmp_path_factory):
-    server = SmtpServer.start(tmp_path_factory.mktemp("smtp"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
